@@ -1,0 +1,257 @@
+"""The Chroma store: passages (with embeddings) and the cleaned documents they index into.
+
+Chroma is the single source of truth. Two collections: `<name>` holds one record per passage (text,
+embedding, metadata with the document id, title, sentence offsets and near-duplicates) and is what
+llama-index's ChromaVectorStore queries; `<name>_documents` holds each cleaned document (the text that
+citation offsets index into) with its content hash, so the indexer can tell unchanged documents apart.
+Passage ids derive from the document id, its content hash and the passage position, so re-indexing an
+unchanged corpus writes nothing and a changed document gets fresh ids (written before the old ones are
+deleted, so a failure midway leaves the previous version answerable).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+import chromadb
+import numpy as np
+from chromadb.api import ClientAPI
+from chromadb.api.models.Collection import Collection
+
+from index.documents import Document, Passage, Sentence
+
+_PAGE = 5000
+
+
+def content_hash(document: Document) -> str:
+    payload = json.dumps([document.title, document.author, document.text], ensure_ascii=False)
+    return hashlib.sha256(payload.encode()).hexdigest()[:16]
+
+
+def passage_id(document: Document, digest: str, position: int) -> str:
+    return f"{document.id}:{digest}:{position:05d}"
+
+
+@dataclass(frozen=True)
+class StoredDocument:
+    document: Document
+    digest: str
+    passages: int
+
+
+@dataclass(frozen=True)
+class StoredPassage:
+    id: str
+    passage: Passage
+
+
+def connect(path: Path | None = None, url: str | None = None) -> ClientAPI:
+    """An embedded persistent client under `path`, or an HTTP client for a Chroma server at `url`."""
+    if url:
+        parsed = urlparse(url if "://" in url else f"http://{url}")
+        return chromadb.HttpClient(
+            host=parsed.hostname or "localhost",
+            port=parsed.port or (443 if parsed.scheme == "https" else 8000),
+            ssl=parsed.scheme == "https",
+        )
+    assert path is not None, "an embedded store needs a path"
+    path.mkdir(parents=True, exist_ok=True)
+    return chromadb.PersistentClient(path=str(path), settings=chromadb.Settings(anonymized_telemetry=False))
+
+
+def _meta_str(meta: dict[str, Any], key: str) -> str | None:
+    value = meta.get(key)
+    return str(value) if value not in (None, "") else None
+
+
+def passage_from_record(record_id: str, text: str, meta: dict[str, Any]) -> Passage:
+    spans = json.loads(str(meta["sentences"]))
+    base = int(meta["start"])
+    sentences = [Sentence(text[s - base : e - base], s, e) for s, e in spans]
+    dups = str(meta.get("duplicate_of") or "")
+    return Passage(
+        document_id=str(meta["document_id"]),
+        title=str(meta["title"]),
+        position=int(meta["position"]),
+        sentences=sentences,
+        text=text,
+        author=_meta_str(meta, "author"),
+        paragraph=int(meta.get("paragraph", 0)),
+        duplicate_of=[d for d in dups.split(",") if d],
+    )
+
+
+class ChromaStore:
+    def __init__(self, client: ClientAPI, name: str = "verity") -> None:
+        self.client = client
+        self.name = name
+        self.passages: Collection = client.get_or_create_collection(
+            name, configuration={"hnsw": {"space": "cosine"}}
+        )
+        self.documents: Collection = client.get_or_create_collection(
+            f"{name}_documents", configuration={"hnsw": {"space": "cosine"}}
+        )
+
+    # -- reads ---------------------------------------------------------------------------------------
+    def heartbeat(self) -> None:
+        self.client.heartbeat()
+
+    def count(self) -> int:
+        return int(self.passages.count())
+
+    def document_digests(self) -> dict[str, str]:
+        out: dict[str, str] = {}
+        for ids, metas, _ in self._pages(self.documents, include=["metadatas"]):
+            for doc_id, meta in zip(ids, metas, strict=True):
+                out[doc_id] = str(meta["digest"])
+        return out
+
+    def generation(self) -> str:
+        """A token that changes on every write by any process (cheap enough to poll per request)."""
+        collection = self.client.get_collection(f"{self.name}_documents")
+        return f"{(collection.metadata or {}).get('generation', '')}:{self.count()}"
+
+    def _touch(self) -> None:
+        self.documents.modify(metadata={"generation": uuid.uuid4().hex})
+
+    def get_document(self, document_id: str) -> StoredDocument | None:
+        got = self.documents.get(ids=[document_id], include=["documents", "metadatas"])
+        if not got["ids"]:
+            return None
+        return self._stored_document(document_id, got["documents"][0], got["metadatas"][0])  # type: ignore[index]
+
+    def list_documents(self) -> list[StoredDocument]:
+        docs = [
+            self._stored_document(doc_id, text, meta)
+            for ids, metas, texts in self._pages(self.documents, include=["metadatas", "documents"])
+            for doc_id, meta, text in zip(ids, metas, texts, strict=True)
+        ]
+        return sorted(docs, key=lambda d: d.document.id)
+
+    def iter_passages(self) -> Iterator[StoredPassage]:
+        for ids, metas, texts in self._pages(self.passages, include=["metadatas", "documents"]):
+            for pid, meta, text in zip(ids, metas, texts, strict=True):
+                yield StoredPassage(pid, passage_from_record(pid, text, meta))
+
+    def passage_embeddings(self, ids: list[str]) -> dict[str, np.ndarray]:
+        if not ids:
+            return {}
+        got = self.passages.get(ids=ids, include=["embeddings"])
+        embeddings = got["embeddings"]
+        assert embeddings is not None
+        return {pid: np.asarray(e, dtype=np.float32) for pid, e in zip(got["ids"], embeddings, strict=True)}
+
+    # -- writes --------------------------------------------------------------------------------------
+    def put_document(
+        self, document: Document, digest: str, passages: list[Passage], embeddings: np.ndarray
+    ) -> list[str]:
+        """Write a document's passages, then its record, then drop its previous passages."""
+        ids = [passage_id(document, digest, p.position) for p in passages]
+        old = self.passages.get(where={"document_id": document.id}, include=[])["ids"]
+        for i in range(0, len(ids), _PAGE):
+            chunk = slice(i, i + _PAGE)
+            self.passages.upsert(
+                ids=ids[chunk],
+                documents=[p.text for p in passages[chunk]],
+                embeddings=embeddings[chunk],  # type: ignore[arg-type]
+                metadatas=[self._passage_meta(p, digest) for p in passages[chunk]],
+            )
+        mean = embeddings.mean(axis=0) if len(embeddings) else np.ones(embeddings.shape[1], np.float32)
+        self.documents.upsert(
+            ids=[document.id],
+            documents=[document.text],
+            embeddings=[(mean / (np.linalg.norm(mean) or 1.0)).tolist()],
+            metadatas=[self._document_meta(document, digest, len(passages))],
+        )
+        stale = [pid for pid in old if pid not in set(ids)]
+        if stale:
+            self.passages.delete(ids=stale)
+        self._touch()
+        return ids
+
+    def add_duplicates(self, duplicates: dict[str, set[str]]) -> None:
+        """Record near-duplicates (`duplicate_of`) on passages already stored, merged with earlier ones."""
+        ids = list(duplicates)
+        for i in range(0, len(ids), _PAGE):
+            chunk = ids[i : i + _PAGE]
+            got = self.passages.get(ids=chunk, include=["metadatas"])
+            metas = []
+            for pid, meta in zip(got["ids"], got["metadatas"] or [], strict=True):
+                known = {d for d in str(meta.get("duplicate_of") or "").split(",") if d}
+                metas.append({**meta, "duplicate_of": ",".join(sorted(known | duplicates[pid]))})
+            if got["ids"]:
+                self.passages.update(ids=got["ids"], metadatas=metas)  # type: ignore[arg-type]
+        self._touch()
+
+    def delete_document(self, document_id: str) -> bool:
+        existed = bool(self.documents.get(ids=[document_id], include=[])["ids"])
+        self.passages.delete(where={"document_id": document_id})
+        self.documents.delete(ids=[document_id])
+        self._touch()
+        return existed
+
+    def reset(self) -> None:
+        for name in (self.name, f"{self.name}_documents"):
+            try:
+                self.client.delete_collection(name)
+            except Exception:  # noqa: BLE001 - absent collection
+                pass
+        self.__init__(self.client, self.name)  # type: ignore[misc]
+
+    # -- helpers -------------------------------------------------------------------------------------
+    @staticmethod
+    def _pages(collection: Collection, include: list[str]) -> Iterator[tuple[list[str], list[Any], list[Any]]]:
+        offset = 0
+        while True:
+            got = collection.get(limit=_PAGE, offset=offset, include=include)  # type: ignore[arg-type]
+            ids = got["ids"]
+            if not ids:
+                return
+            metas = got.get("metadatas") or [None] * len(ids)
+            docs = got.get("documents") or [None] * len(ids)
+            yield ids, list(metas), list(docs)
+            offset += len(ids)
+
+    @staticmethod
+    def _passage_meta(passage: Passage, digest: str) -> dict[str, Any]:
+        return {
+            "document_id": passage.document_id,
+            "title": passage.title,
+            "author": passage.author or "",
+            "position": passage.position,
+            "paragraph": passage.paragraph,
+            "start": passage.start,
+            "end": passage.end,
+            "sentences": json.dumps([[s.start, s.end] for s in passage.sentences]),
+            "digest": digest,
+            "duplicate_of": ",".join(passage.duplicate_of),
+        }
+
+    @staticmethod
+    def _document_meta(document: Document, digest: str, passages: int) -> dict[str, Any]:
+        meta: dict[str, Any] = {"title": document.title, "digest": digest, "passages": passages}
+        for key in ("author", "url", "published", "source"):
+            value = getattr(document, key)
+            if value:
+                meta[key] = value
+        return meta
+
+    @staticmethod
+    def _stored_document(doc_id: str, text: str, meta: dict[str, Any]) -> StoredDocument:
+        document = Document(
+            id=doc_id,
+            title=str(meta.get("title") or doc_id),
+            text=text,
+            author=_meta_str(meta, "author"),
+            url=_meta_str(meta, "url"),
+            published=_meta_str(meta, "published"),
+            source=_meta_str(meta, "source"),
+        )
+        return StoredDocument(document, str(meta.get("digest", "")), int(meta.get("passages", 0)))

@@ -1,0 +1,38 @@
+"""One exception tree. Each error carries its HTTP status and a machine-readable code; `app.py` maps
+them to JSON responses in one handler, so adapters (HTTP, CLI) never guess a status."""
+
+from __future__ import annotations
+
+
+class VerityError(Exception):
+    status = 500
+    code = "internal_error"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class BadRequest(VerityError):
+    status = 422
+    code = "invalid_request"
+
+
+class NotFound(VerityError):
+    status = 404
+    code = "not_found"
+
+
+class NotReady(VerityError):
+    status = 503
+    code = "not_ready"
+
+
+class StoreUnavailable(VerityError):
+    status = 503
+    code = "store_unavailable"
+
+
+class ConfigError(VerityError):
+    status = 500
+    code = "configuration_error"

@@ -1,0 +1,232 @@
+"""The extractive composer: answer with the corpus's own sentences, or refuse.
+
+Our own because llama-index's extractive pieces (sentence-window retrieval, node postprocessors) rank by
+similarity only, and similarity does not separate answerable from unanswerable questions here: an
+on-topic sentence that lacks the kind of answer asked for (no date for "when", no number for "how many")
+must lead to a refusal, not an answer. Each candidate sentence is scored on three signals:
+
+* dense similarity to the question (the bundled embedding model, cached per sentence);
+* coverage of the question's key terms, weighted by rarity in the corpus (a sentence may lean on the one
+  before it, discounted, unless it marks itself as a continuation: "also", "too");
+* whether it supplies the answer type asked for (spaCy entities and number/date/time shapes).
+
+Near-duplicate sentences in different documents are shown once (the better-scoring wording) and cited
+together as corroboration. A selected sentence that depends on the one before it ("But Trump rejected the
+idea") is preceded by that sentence.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from index.documents import Passage, Sentence
+from index.embed import Embedder
+from service.config import AnswerSettings
+from service.question import AnswerType, Question
+from service.retrieval import Corpus, Hit
+from service.text import Parser, stems
+
+_DEPENDENT_OPENER = re.compile(
+    r"^[\"“]?(But|However|Yet|Still|Instead|That|This|These|Those|It|He|She|They|His|Her|Their|Its|"
+    r"Then|Also|And|So|Thus|As a result|The move|The decision|The president)\b"
+)
+_CONTINUATION = re.compile(r"\b(also|too|as well|likewise|similarly)\b", re.I)
+_NUMBER = re.compile(
+    r"\b\d[\d,.]*\b|\b(one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|dozens?|"
+    r"hundreds?|thousands?|millions?|billions?|scores of)\b",
+    re.I,
+)
+_MONTH = r"(Jan(uary)?|Feb(ruary)?|Mar(ch)?|Apr(il)?|May|June?|July?|Aug(ust)?|Sept?(ember)?|Oct(ober)?|Nov(ember)?|Dec(ember)?)"
+_DATE = re.compile(rf"\b{_MONTH}\.? \d{{1,2}}\b|\b(1[89]|20)\d\d\b|\b{_MONTH}\b|\b(Mon|Tues|Wednes|Thurs|Fri|Satur|Sun)day\b")
+_TIME = re.compile(r"\b\d{1,2}(:\d\d)?\s?(a\.m\.|p\.m\.|am|pm)\b|\b(morning|afternoon|evening|night|midnight|noon|dawn|dusk)\b", re.I)
+_AGE = re.compile(r"\b\d{1,3}[- ]years?[- ]old\b|\baged? \d{1,3}\b|\bage of \d{1,3}\b", re.I)
+_ENTITY_LABELS = {
+    AnswerType.PERSON: {"PERSON", "ORG", "NORP"},
+    AnswerType.PLACE: {"GPE", "LOC", "FAC"},
+    AnswerType.DATE: {"DATE"},
+    AnswerType.TIME: {"TIME"},
+    AnswerType.NUMBER: {"CARDINAL", "QUANTITY", "MONEY", "PERCENT"},
+}
+
+
+@dataclass
+class Candidate:
+    passage_id: str
+    passage: Passage
+    sentence: Sentence
+    index: int  # position of the sentence within its passage
+    previous: Sentence | None
+    dense: float = 0.0
+    coverage: float = 0.0
+    typed: bool = False
+    score: float = 0.0
+    corroborating: list[Candidate] = field(default_factory=list)
+
+    @property
+    def key(self) -> tuple[str, int]:
+        return (self.passage.document_id, self.sentence.start)
+
+
+@dataclass
+class Composition:
+    """The selected sentences in answer order, or a refusal reason."""
+
+    sentences: list[Candidate]
+    refusal: str | None = None  # "out_of_scope" | "insufficient_evidence"
+    best: Candidate | None = None
+
+
+class ExtractiveComposer:
+    def __init__(self, embedder: Embedder, parser: Parser, settings: AnswerSettings) -> None:
+        self.embedder = embedder
+        self.parser = parser
+        self.settings = settings
+
+    # -- candidates and their signals ----------------------------------------------------------------
+    def candidates(self, hits: list[Hit], corpus: Corpus) -> list[Candidate]:
+        seen: set[str] = set()
+        out: list[Candidate] = []
+        ordered = list(hits)
+        for hit in hits:  # bring in near-duplicates so corroborating wordings can be cited together
+            for dup in hit.passage.duplicate_of:
+                if dup in corpus.passages:
+                    ordered.append(Hit(dup, corpus.passages[dup], 0.0))
+        for hit in ordered:
+            if hit.id in seen:
+                continue
+            seen.add(hit.id)
+            previous = self._previous_sentence(hit, corpus)
+            for i, sentence in enumerate(hit.passage.sentences):
+                out.append(Candidate(hit.id, hit.passage, sentence, i, previous))
+                previous = sentence
+        return out
+
+    @staticmethod
+    def _previous_sentence(hit: Hit, corpus: Corpus) -> Sentence | None:
+        """The last sentence of the passage before, when it belongs to the same paragraph."""
+        pid = corpus.by_position.get((hit.passage.document_id, hit.passage.position - 1))
+        if pid is None:
+            return None
+        before = corpus.passages[pid]
+        return before.sentences[-1] if before.paragraph == hit.passage.paragraph else None
+
+    def coverage(self, question: Question, text: str, corpus: Corpus) -> float:
+        if not question.terms:
+            return 0.0
+        present = set(stems(text))
+        weights = {t: corpus.idf(t) for t in question.terms}
+        total = sum(weights.values()) or 1.0
+        return sum(w for t, w in weights.items() if t in present) / total
+
+    def typed(self, question: Question, text: str) -> bool:
+        kind = question.answer_type
+        if kind in (AnswerType.ANY, AnswerType.REASON, AnswerType.DEFINITION):
+            return True
+        asked = {e.lower() for e in question.entities}
+        labels = _ENTITY_LABELS.get(kind, set())
+        doc = self.parser(text)
+        if any(e.label_ in labels and e.text.lower() not in asked for e in doc.ents):
+            return True
+        q = question.text
+        if kind is AnswerType.AGE:
+            return bool(_AGE.search(text))
+        if kind is AnswerType.TIME:
+            return bool(_TIME.search(text))
+        if kind is AnswerType.DATE:
+            return any(m.group(0) not in q for m in _DATE.finditer(text))
+        if kind is AnswerType.NUMBER:
+            return any(m.group(0).lower() not in q.lower() for m in _NUMBER.finditer(text))
+        return False
+
+    def score(self, question: Question, candidates: list[Candidate], corpus: Corpus) -> None:
+        if not candidates:
+            return
+        vectors = self.embedder.encode_cached([question.text] + [c.sentence.text for c in candidates])
+        sims = vectors[1:] @ vectors[0]
+        for c, sim in zip(candidates, sims, strict=True):
+            c.dense = float(sim)
+            own = self.coverage(question, c.sentence.text, corpus)
+            context = own
+            if c.previous is not None:
+                lean = 0.9 if _CONTINUATION.search(c.sentence.text) else 0.6
+                context = lean * self.coverage(question, f"{c.previous.text} {c.sentence.text}", corpus)
+            c.coverage = max(own, context)
+            c.typed = self.typed(question, c.sentence.text)
+            c.score = 0.5 * c.dense + 0.5 * c.coverage
+        self._mark_duplicates(candidates, vectors[1:])
+
+    def _mark_duplicates(self, candidates: list[Candidate], vectors: np.ndarray) -> None:
+        sims = vectors @ vectors.T
+        for i, a in enumerate(candidates):
+            for j in range(i + 1, len(candidates)):
+                b = candidates[j]
+                if a.passage.document_id != b.passage.document_id and sims[i, j] >= 0.85:
+                    a.corroborating.append(b)
+                    b.corroborating.append(a)
+
+    # -- selection -----------------------------------------------------------------------------------
+    def compose(self, question: Question, hits: list[Hit], corpus: Corpus) -> Composition:
+        s = self.settings
+        candidates = self.candidates(hits, corpus)
+        self.score(question, candidates, corpus)
+        if not candidates:
+            return Composition([], "out_of_scope")
+        best = max(candidates, key=lambda c: c.score)
+        on_topic = self._noun_presence(question, corpus)
+        if (best.dense < s.out_of_scope_similarity and best.coverage < s.min_term_coverage) or on_topic < 0.5:
+            return Composition([], "out_of_scope", best)
+        eligible = [
+            c for c in candidates
+            if c.typed and c.coverage >= s.min_term_coverage and c.score >= s.min_sentence_score
+        ]  # fmt: skip
+        if not eligible:
+            return Composition([], "insufficient_evidence", best)
+        eligible.sort(key=lambda c: c.score, reverse=True)
+        top = eligible[0]
+        chosen: list[Candidate] = []
+        shown: set[tuple[str, int]] = set()
+        for c in eligible:
+            if len(chosen) >= s.max_sentences or c.score < top.score - s.keep_within:
+                break
+            if c.key in shown:
+                continue
+            chosen.append(c)
+            shown.update([c.key, *(d.key for d in c.corroborating)])
+        chosen = self._with_continuations(chosen, candidates, shown)
+        return Composition(self._in_reading_order(chosen, candidates), None, top)
+
+    def _with_continuations(
+        self, chosen: list[Candidate], candidates: list[Candidate], shown: set[tuple[str, int]]
+    ) -> list[Candidate]:
+        """Add the next sentence of a chosen one when it continues it ("X also ...") with a typed answer."""
+        by_previous = {(c.passage.document_id, c.previous.start): c for c in candidates if c.previous}
+        out = list(chosen)
+        for c in chosen:
+            nxt = by_previous.get(c.key)
+            if nxt and nxt.key not in shown and nxt.typed and _CONTINUATION.search(nxt.sentence.text):
+                out.append(nxt)
+                shown.update([nxt.key, *(d.key for d in nxt.corroborating)])
+        return out
+
+    @staticmethod
+    def _in_reading_order(chosen: list[Candidate], candidates: list[Candidate]) -> list[Candidate]:
+        rank = {}
+        for c in chosen:
+            rank.setdefault(c.passage.document_id, len(rank))
+        return sorted(chosen, key=lambda c: (rank[c.passage.document_id], c.sentence.start))
+
+    @staticmethod
+    def _noun_presence(question: Question, corpus: Corpus) -> float:
+        """Share of the question's nouns (weighted by rarity) that occur anywhere in the corpus."""
+        if not question.nouns:
+            return 1.0
+        weights = {n: corpus.idf(n) for n in question.nouns}
+        total = sum(weights.values()) or 1.0
+        return sum(w for n, w in weights.items() if corpus.df(n) > 0) / total
+
+    @staticmethod
+    def needs_previous(candidate: Candidate) -> bool:
+        return candidate.previous is not None and bool(_DEPENDENT_OPENER.match(candidate.sentence.text))

@@ -1,0 +1,158 @@
+"""The one answering pipeline. Every adapter (HTTP routes, CLI, eval) calls `Verity.ask()`.
+
+question → analyse → retrieve (dense + BM25, fused) → compose (extractive) → response with citations.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+
+from index.documents import Document, Sentence
+from index.embed import Embedder
+from index.indexer import IndexSummary, index_documents
+from index.store import ChromaStore, StoredDocument, connect
+from service.config import Settings
+from service.errors import BadRequest, NotFound, StoreUnavailable
+from service.extractive import Candidate, Composition, ExtractiveComposer
+from service.question import AnswerType, Question, analyse
+from service.retrieval import HybridRetriever
+from service.schemas import AskResponse, Citation, Claim, Refusal, Turn
+from service.text import Parser
+
+log = logging.getLogger("verity")
+
+_KIND_WORDS = {
+    AnswerType.PERSON: "who it was",
+    AnswerType.DATE: "when it happened",
+    AnswerType.TIME: "the time of day",
+    AnswerType.NUMBER: "the number asked for",
+    AnswerType.AGE: "the age asked for",
+    AnswerType.PLACE: "where it happened",
+}
+
+
+@dataclass
+class _Cited:
+    """Citations in order of first use; a sentence cited twice keeps one number."""
+
+    items: list[Citation]
+
+    def cite(self, document_id: str, title: str, author: str | None, sentence: Sentence) -> int:
+        for c in self.items:
+            if c.document_id == document_id and c.start == sentence.start:
+                return c.id
+        n = len(self.items) + 1
+        self.items.append(
+            Citation(id=n, document_id=document_id, title=title, text=sentence.text,
+                     start=sentence.start, end=sentence.end, author=author)
+        )  # fmt: skip
+        return n
+
+
+class Verity:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.embedder = Embedder(settings.embed_model, settings.embed_batch_size)
+        self.parser = Parser(settings.spacy_model)
+        self.store = ChromaStore(
+            connect(settings.data_dir / "chroma", settings.chroma_url), settings.collection
+        )
+        self.retriever = HybridRetriever(self.store, self.embedder, settings.retrieval)
+        self.composer = ExtractiveComposer(self.embedder, self.parser, settings.answer)
+
+    # -- corpus --------------------------------------------------------------------------------------
+    def index(self, documents: list[Document], prune: bool = False, progress: bool = True) -> IndexSummary:
+        summary = index_documents(
+            documents,
+            self.store,
+            self.embedder,
+            sentences_per_passage=self.settings.sentences_per_passage,
+            duplicate_threshold=self.settings.duplicate_threshold,
+            prune=prune,
+            progress=progress,
+        )
+        self.retriever.refresh(force=True)
+        return summary
+
+    def documents(self) -> list[StoredDocument]:
+        return self.store.list_documents()
+
+    def document(self, document_id: str) -> StoredDocument:
+        found = self.store.get_document(document_id)
+        if found is None:
+            raise NotFound(f"no document with id {document_id!r}")
+        return found
+
+    def warm_up(self) -> None:
+        self.retriever.refresh(force=True)
+        self.ask("warm up")
+
+    # -- answering -----------------------------------------------------------------------------------
+    def ask(self, question: str, history: list[Turn] | None = None) -> AskResponse:
+        question = question.strip()
+        if not question:
+            raise BadRequest("question must not be empty")
+        if len(question) > self.settings.max_question_chars:
+            raise BadRequest(f"question is longer than {self.settings.max_question_chars} characters")
+        started = time.perf_counter()
+        analysed = analyse(question, self.parser)
+        try:
+            hits = self.retriever.retrieve(question)
+            composition = self.composer.compose(analysed, hits, self.retriever.corpus)
+        except (ConnectionError, OSError) as exc:
+            raise StoreUnavailable(f"the vector store is unavailable: {exc}") from exc
+        response = self._respond(analysed, composition)
+        log.info(
+            "ask", extra={"status": response.status, "ms": round(1000 * (time.perf_counter() - started), 1)}
+        )
+        return response
+
+    def _respond(self, question: Question, composition: Composition) -> AskResponse:
+        if composition.refusal is not None:
+            return AskResponse(
+                status="refused",
+                answer=self._refusal_message(question, composition),
+                refusal=Refusal(reason=composition.refusal,  # type: ignore[arg-type]
+                                message=self._refusal_message(question, composition)),
+                resolved_question=question.text,
+            )  # fmt: skip
+        cited = _Cited([])
+        parts: list[str] = []
+        claims: list[Claim] = []
+        shown: set[tuple[str, int]] = set()
+        for c in composition.sentences:
+            if self.composer.needs_previous(c) and c.previous is not None:
+                key = (c.passage.document_id, c.previous.start)
+                if key not in shown:
+                    shown.add(key)
+                    n = cited.cite(c.passage.document_id, c.passage.title, c.passage.author, c.previous)
+                    parts.append(f"{c.previous.text} [{n}]")
+                    claims.append(Claim(text=c.previous.text, citations=[n], verdict="supported"))
+            shown.add(c.key)
+            numbers = [self._cite(cited, c)] + [self._cite(cited, d) for d in c.corroborating]
+            markers = "".join(f"[{n}]" for n in dict.fromkeys(numbers))
+            parts.append(f"{c.sentence.text} {markers}")
+            claims.append(Claim(text=c.sentence.text, citations=list(dict.fromkeys(numbers)), verdict="supported"))
+        return AskResponse(
+            status="answered",
+            answer=" ".join(parts),
+            citations=cited.items,
+            claims=claims,
+            resolved_question=question.text,
+        )
+
+    @staticmethod
+    def _cite(cited: _Cited, c: Candidate) -> int:
+        return cited.cite(c.passage.document_id, c.passage.title, c.passage.author, c.sentence)
+
+    @staticmethod
+    def _refusal_message(question: Question, composition: Composition) -> str:
+        if composition.refusal == "out_of_scope":
+            return "The articles in this corpus do not cover this question, so Verity cannot answer it."
+        wanted = _KIND_WORDS.get(question.answer_type, "what is asked")
+        return (
+            "The articles discuss this topic, but none of their sentences says "
+            f"{wanted}, so Verity will not guess."
+        )

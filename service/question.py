@@ -1,0 +1,86 @@
+"""What a question asks for: the kind of answer (a person, a date, a number, a place...) and its key
+terms, so the answerer can tell a sentence that answers from one that merely shares the topic.
+
+Built on spaCy's parse of the question; the rules are about English question forms, not about any
+particular question.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any
+
+from service.text import STOPWORDS, Parser, normalize_token, stem
+
+
+class AnswerType(str, Enum):
+    PERSON = "person"
+    DATE = "date"
+    TIME = "time"
+    NUMBER = "number"
+    AGE = "age"
+    PLACE = "place"
+    REASON = "reason"
+    DEFINITION = "definition"
+    ANY = "any"
+
+
+# Nouns that frame a question rather than name what it is about ("what is the name of ...").
+FRAME_NOUNS = frozenset(
+    "name kind type sort thing way part role reason time year date day month number amount place "
+    "city country town location happen happened".split()
+)
+QUESTION_VERBS = frozenset("do did does happen happened take took make made get got".split())
+
+_TYPE_PATTERNS: list[tuple[re.Pattern[str], AnswerType]] = [
+    (re.compile(r"\bhow old\b|\bwhat age\b|\bhis age\b|\bher age\b"), AnswerType.AGE),
+    (re.compile(r"\bwhat time\b|\btime of day\b|\bwhat hour\b"), AnswerType.TIME),
+    (re.compile(r"\bhow (many|much)\b|\bwhat (number|amount)\b"), AnswerType.NUMBER),
+    (re.compile(r"\bwhen\b|\b(what|which) (year|date|month|day)\b|\bwhat year\b"), AnswerType.DATE),
+    (re.compile(r"\bwhere\b|\b(what|which) (city|country|town|place|province|location|base)\b"), AnswerType.PLACE),
+    (re.compile(r"^\s*(who|whom)\s+(is|was|are|were)\s+[A-Z]"), AnswerType.DEFINITION),
+    (re.compile(r"\b(who|whom)\b"), AnswerType.PERSON),
+    (re.compile(r"\bwhy\b"), AnswerType.REASON),
+]
+
+
+@dataclass(frozen=True)
+class Question:
+    text: str
+    answer_type: AnswerType
+    terms: tuple[str, ...]  # stems of the content words
+    nouns: tuple[str, ...]  # stems of the nouns and names (the subset that must be on topic)
+    entities: tuple[str, ...]  # entity strings named in the question
+    parse: Any = field(compare=False, repr=False)
+
+
+def answer_type_of(text: str) -> AnswerType:
+    probe = text.strip()
+    for pattern, kind in _TYPE_PATTERNS:
+        target = probe if kind is AnswerType.DEFINITION else probe.lower()
+        if pattern.search(target):
+            return kind
+    return AnswerType.ANY
+
+
+def analyse(text: str, parser: Parser) -> Question:
+    doc = parser(text)
+    terms: list[str] = []
+    nouns: list[str] = []
+    for token in doc:
+        word = normalize_token(token.text)
+        if not word or word in STOPWORDS or not any(c.isalnum() for c in word) or token.tag_ in {"WDT", "WP", "WRB"}:
+            continue
+        if token.pos_ not in {"NOUN", "PROPN", "VERB", "ADJ", "NUM", "ADV"}:
+            continue
+        if token.pos_ == "VERB" and word in QUESTION_VERBS:
+            continue
+        s = stem(word)
+        if s not in terms:
+            terms.append(s)
+        if token.pos_ in {"NOUN", "PROPN"} and word not in FRAME_NOUNS and s not in nouns:
+            nouns.append(s)
+    entities = tuple(e.text for e in doc.ents)
+    return Question(text, answer_type_of(text), tuple(terms), tuple(nouns), entities, doc)

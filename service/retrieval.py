@@ -1,0 +1,134 @@
+"""Hybrid retrieval: dense (llama-index over the Chroma collection) and BM25 (llama-index's bm25s
+retriever, kept in-process), fused by reciprocal rank with llama-index's QueryFusionRetriever.
+
+Chroma is the source of truth. The lexical index and the passage table are derived from it and rebuilt
+when the store's generation token changes (a write by this or any other replica), checked at most every
+`refresh_seconds`.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from collections import Counter
+from dataclasses import dataclass
+
+import Stemmer
+from llama_index.core import VectorStoreIndex
+from llama_index.core.llms import MockLLM
+from llama_index.core.retrievers import BaseRetriever, QueryFusionRetriever
+from llama_index.core.retrievers.fusion_retriever import FUSION_MODES
+from llama_index.core.schema import TextNode
+from llama_index.retrievers.bm25 import BM25Retriever
+from llama_index.vector_stores.chroma import ChromaVectorStore
+
+from index.documents import Passage
+from index.embed import Embedder
+from index.store import ChromaStore
+from service.config import RetrievalSettings
+from service.text import stems
+
+
+@dataclass(frozen=True)
+class Hit:
+    id: str
+    passage: Passage
+    score: float
+
+
+class Corpus:
+    """The in-process view of the collection: passages by id, sentence document frequencies, BM25."""
+
+    def __init__(self, passages: dict[str, Passage], bm25: BM25Retriever | None) -> None:
+        self.passages = passages
+        self.bm25 = bm25
+        self.by_position = {(p.document_id, p.position): pid for pid, p in passages.items()}
+        df: Counter[str] = Counter()
+        self.sentences = 0
+        for passage in passages.values():
+            for sentence in passage.sentences:
+                df.update(set(stems(sentence.text)))
+                self.sentences += 1
+        self._df = df
+
+    def idf(self, stem: str) -> float:
+        n = self.sentences or 1
+        return math.log(1 + n / (1 + self._df.get(stem, 0)))
+
+    def df(self, stem: str) -> int:
+        return self._df.get(stem, 0)
+
+
+class HybridRetriever:
+    def __init__(
+        self, store: ChromaStore, embedder: Embedder, settings: RetrievalSettings, refresh_seconds: float = 2.0
+    ) -> None:
+        self.store = store
+        self.embedder = embedder
+        self.settings = settings
+        self.refresh_seconds = refresh_seconds
+        vector_store = ChromaVectorStore(chroma_collection=store.passages)
+        index = VectorStoreIndex.from_vector_store(vector_store, embed_model=embedder.llama)
+        self._dense = index.as_retriever(similarity_top_k=settings.dense_top_k)
+        self._lock = threading.Lock()
+        self._generation: str | None = None
+        self._checked = 0.0
+        self._corpus = Corpus({}, None)
+        self._fusion: BaseRetriever = self._dense
+
+    @property
+    def corpus(self) -> Corpus:
+        self.refresh()
+        return self._corpus
+
+    def refresh(self, force: bool = False) -> None:
+        now = time.monotonic()
+        if not force and now - self._checked < self.refresh_seconds:
+            return
+        with self._lock:
+            if not force and now - self._checked < self.refresh_seconds:
+                return
+            generation = self.store.generation()
+            self._checked = time.monotonic()
+            if generation == self._generation and not force:
+                return
+            self._rebuild()
+            self._generation = generation
+
+    def _rebuild(self) -> None:
+        passages = {sp.id: sp.passage for sp in self.store.iter_passages()}
+        bm25 = None
+        retrievers: list[BaseRetriever] = [self._dense]
+        if passages:
+            nodes = [TextNode(id_=pid, text=p.text) for pid, p in passages.items()]
+            bm25 = BM25Retriever.from_defaults(
+                nodes=nodes,
+                stemmer=Stemmer.Stemmer("english"),
+                language="english",
+                similarity_top_k=min(self.settings.lexical_top_k, len(nodes)),
+            )
+            retrievers.append(bm25)
+        self._corpus = Corpus(passages, bm25)
+        # num_queries=1: no query generation, so the LLM is never called; MockLLM only keeps
+        # QueryFusionRetriever from resolving a default OpenAI LLM at construction.
+        self._fusion = QueryFusionRetriever(
+            retrievers,
+            llm=MockLLM(),
+            mode=FUSION_MODES.RECIPROCAL_RANK,
+            num_queries=1,
+            use_async=False,
+            similarity_top_k=self.settings.fused_top_k,
+        )
+
+    def retrieve(self, query: str) -> list[Hit]:
+        self.refresh()
+        corpus = self._corpus
+        if not corpus.passages:
+            return []
+        hits = []
+        for scored in self._fusion.retrieve(query):
+            passage = corpus.passages.get(scored.node.node_id)
+            if passage is not None:  # written after our last refresh: picked up next time
+                hits.append(Hit(scored.node.node_id, passage, float(scored.score or 0.0)))
+        return hits

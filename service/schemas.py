@@ -1,0 +1,97 @@
+"""Request and response models of the HTTP API: the contract in DESIGN.md."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+MAX_QUESTION_CHARS = 2000
+
+
+class Turn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    role: Literal["user", "assistant"]
+    content: str = Field(max_length=20_000)
+
+
+class AskRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    question: str = Field(max_length=MAX_QUESTION_CHARS)
+    history: list[Turn] = Field(default_factory=list, max_length=50)
+
+    @field_validator("question")
+    @classmethod
+    def _not_blank(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("question must not be empty")
+        if any(ord(c) < 32 and c not in "\t\n\r" for c in value):
+            raise ValueError("question must not contain control characters")
+        return value.strip()
+
+
+class Citation(BaseModel):
+    id: int
+    document_id: str
+    title: str
+    text: str
+    start: int
+    end: int
+    author: str | None = None
+
+
+class Refusal(BaseModel):
+    reason: Literal["out_of_scope", "insufficient_evidence", "false_premise"]
+    message: str
+
+
+class Claim(BaseModel):
+    text: str
+    citations: list[int]
+    verdict: Literal["supported", "refuted", "not_enough_info"]
+
+
+class Conflict(BaseModel):
+    about: str
+    claims: list[str]
+
+
+class AskResponse(BaseModel):
+    status: Literal["answered", "refused"]
+    answer: str
+    citations: list[Citation] = Field(default_factory=list)
+    refusal: Refusal | None = None
+    claims: list[Claim] = Field(default_factory=list)
+    conflicts: list[Conflict] = Field(default_factory=list)
+    resolved_question: str | None = None
+    answerer: str = "extractive"
+
+
+class DocumentSummary(BaseModel):
+    id: str
+    title: str
+    author: str | None = None
+    passages: int
+
+
+class DocumentOut(BaseModel):
+    id: str
+    title: str
+    text: str
+    author: str | None = None
+    url: str | None = None
+    published: str | None = None
+    source: str | None = None
+    passages: int
+
+
+class Health(BaseModel):
+    status: Literal["ok", "starting", "unavailable"]
+    documents: int | None = None
+    passages: int | None = None
+    detail: str | None = None
+
+
+class ErrorBody(BaseModel):
+    code: str
+    message: str
