@@ -152,7 +152,10 @@ def _take_author(paragraphs: list[list[str]], given: str | None) -> tuple[str | 
             name = re.split(r"\s*(?:,|\||\s[-–—]\s)\s*", match.group(1))[0].strip() if match else ""
             by_form = match is not None and match.group(0)[:2].lower() == "by"
             if (
-                match and _words(line) <= 10 and not _is_sentence(line) and _NAME_RE.match(name)
+                match
+                and _words(line) <= 10
+                and not _is_sentence(line)
+                and _NAME_RE.match(name)
                 and (_words(name) >= 2 or not by_form)
             ):
                 author = author or name
@@ -235,8 +238,10 @@ def _drop_chrome(paragraphs: list[list[str]], author: str | None, author_at: int
         for line in lines:
             caption_of_label, after_label = after_label, bool(_CAPTION_LABEL_RE.match(line))
             author_box = (
-                author is not None and p_index >= tail
-                and line.casefold().startswith(author.casefold()) and bool(_BIO_RE.search(line))
+                author is not None
+                and p_index >= tail
+                and line.casefold().startswith(author.casefold())
+                and bool(_BIO_RE.search(line))
             )
             if not (caption_of_label or author_box or _is_noise(line)):
                 body.append(line)
@@ -261,14 +266,53 @@ def _fallback_title(body: list[str], doc_id: str) -> str:
 
 
 class _HTMLText(HTMLParser):
-    _SKIP = frozenset({
-        "script", "style", "nav", "header", "footer", "aside", "figure", "figcaption", "noscript", "form",
-        "button", "svg", "iframe", "template", "select",
-    })
-    _BLOCK = frozenset({
-        "p", "div", "section", "article", "main", "li", "ul", "ol", "blockquote", "pre", "h2", "h3", "h4",
-        "h5", "h6", "tr", "table", "td", "th", "dd", "dt", "dl", "body", "hr",
-    })
+    _SKIP = frozenset(
+        {
+            "script",
+            "style",
+            "nav",
+            "header",
+            "footer",
+            "aside",
+            "figure",
+            "figcaption",
+            "noscript",
+            "form",
+            "button",
+            "svg",
+            "iframe",
+            "template",
+            "select",
+        }
+    )
+    _BLOCK = frozenset(
+        {
+            "p",
+            "div",
+            "section",
+            "article",
+            "main",
+            "li",
+            "ul",
+            "ol",
+            "blockquote",
+            "pre",
+            "h2",
+            "h3",
+            "h4",
+            "h5",
+            "h6",
+            "tr",
+            "table",
+            "td",
+            "th",
+            "dd",
+            "dt",
+            "dl",
+            "body",
+            "hr",
+        }
+    )
 
     def __init__(self) -> None:
         super().__init__(convert_charrefs=True)

@@ -27,7 +27,7 @@ def find_duplicates(
     n_results = min(_NEIGHBOURS + 1, store.count())
     for i in range(0, len(ids), 512):
         got = store.passages.query(
-            query_embeddings=embeddings[i : i + 512],  # type: ignore[arg-type]
+            query_embeddings=embeddings[i : i + 512],
             n_results=n_results,
             include=["metadatas", "distances"],
         )

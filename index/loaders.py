@@ -14,8 +14,12 @@ from index.clean import clean_document
 from index.documents import Document, RawDocument
 
 FORMATS = {
-    ".txt": "text", ".md": "markdown", ".markdown": "markdown",
-    ".html": "html", ".htm": "html", ".jsonl": "json",
+    ".txt": "text",
+    ".md": "markdown",
+    ".markdown": "markdown",
+    ".html": "html",
+    ".htm": "html",
+    ".jsonl": "json",
 }
 _OPTIONAL_KEYS = ("title", "url", "published", "source", "author")
 

@@ -29,7 +29,11 @@ def _is_abbreviation(text: str, dot: int) -> bool:
     while start > 0 and (text[start - 1].isalpha() or text[start - 1] == "."):
         start -= 1
     word = text[start:dot].lower()
-    return word in _ABBREVIATIONS or (len(word) == 1 and word.isalpha()) or re.fullmatch(r"(\w\.)+\w", word) is not None
+    return (
+        word in _ABBREVIATIONS
+        or (len(word) == 1 and word.isalpha())
+        or re.fullmatch(r"(\w\.)+\w", word) is not None
+    )
 
 
 def split_sentences(text: str, offset: int = 0) -> list[Sentence]:
@@ -74,8 +78,6 @@ def split_passages(document: Document, sentences_per_passage: int = 3) -> list[P
             chunk = paragraph[i : i + sentences_per_passage]
             text = document.text[chunk[0].start : chunk[-1].end]
             passages.append(
-                Passage(
-                    document.id, document.title, len(passages), chunk, text, document.author, number
-                )
+                Passage(document.id, document.title, len(passages), chunk, text, document.author, number)
             )
     return passages

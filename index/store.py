@@ -11,6 +11,7 @@ deleted, so a failure midway leaves the previous version answerable).
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import uuid
@@ -24,6 +25,7 @@ import chromadb
 import numpy as np
 from chromadb.api import ClientAPI
 from chromadb.api.models.Collection import Collection
+from chromadb.config import Settings as ChromaSettings
 
 from index.documents import Document, Passage, Sentence
 
@@ -63,7 +65,7 @@ def connect(path: Path | None = None, url: str | None = None) -> ClientAPI:
         )
     assert path is not None, "an embedded store needs a path"
     path.mkdir(parents=True, exist_ok=True)
-    return chromadb.PersistentClient(path=str(path), settings=chromadb.Settings(anonymized_telemetry=False))
+    return chromadb.PersistentClient(path=str(path), settings=ChromaSettings(anonymized_telemetry=False))
 
 
 def _meta_str(meta: dict[str, Any], key: str) -> str | None:
@@ -125,7 +127,8 @@ class ChromaStore:
         got = self.documents.get(ids=[document_id], include=["documents", "metadatas"])
         if not got["ids"]:
             return None
-        return self._stored_document(document_id, got["documents"][0], got["metadatas"][0])  # type: ignore[index]
+        texts, metas = got["documents"] or [""], got["metadatas"] or [{}]
+        return self._stored_document(document_id, texts[0], dict(metas[0]))
 
     def list_documents(self) -> list[StoredDocument]:
         docs = [
@@ -160,7 +163,7 @@ class ChromaStore:
             self.passages.upsert(
                 ids=ids[chunk],
                 documents=[p.text for p in passages[chunk]],
-                embeddings=embeddings[chunk],  # type: ignore[arg-type]
+                embeddings=embeddings[chunk],
                 metadatas=[self._passage_meta(p, digest) for p in passages[chunk]],
             )
         mean = embeddings.mean(axis=0) if len(embeddings) else np.ones(embeddings.shape[1], np.float32)
@@ -199,24 +202,25 @@ class ChromaStore:
 
     def reset(self) -> None:
         for name in (self.name, f"{self.name}_documents"):
-            try:
+            with contextlib.suppress(Exception):  # absent collection
                 self.client.delete_collection(name)
-            except Exception:  # noqa: BLE001 - absent collection
-                pass
         self.__init__(self.client, self.name)  # type: ignore[misc]
 
     # -- helpers -------------------------------------------------------------------------------------
     @staticmethod
-    def _pages(collection: Collection, include: list[str]) -> Iterator[tuple[list[str], list[Any], list[Any]]]:
+    def _pages(
+        collection: Collection, include: list[str]
+    ) -> Iterator[tuple[list[str], list[Any], list[Any]]]:
         offset = 0
         while True:
             got = collection.get(limit=_PAGE, offset=offset, include=include)  # type: ignore[arg-type]
             ids = got["ids"]
             if not ids:
                 return
-            metas = got.get("metadatas") or [None] * len(ids)
-            docs = got.get("documents") or [None] * len(ids)
-            yield ids, list(metas), list(docs)
+            none: list[Any] = [None] * len(ids)
+            metas: list[Any] = list(got.get("metadatas") or none)
+            docs: list[Any] = list(got.get("documents") or none)
+            yield ids, metas, docs
             offset += len(ids)
 
     @staticmethod

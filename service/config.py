@@ -13,9 +13,9 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
 class RetrievalSettings(BaseModel):
-    dense_top_k: int = 12
-    lexical_top_k: int = 12
-    fused_top_k: int = 8
+    dense_top_k: int = 16
+    lexical_top_k: int = 16
+    fused_top_k: int = 12
     rrf_k: int = 60
 
 
@@ -23,9 +23,9 @@ class AnswerSettings(BaseModel):
     """Thresholds of the extractive answerer; calibrated by `scripts/calibrate.py`."""
 
     max_sentences: int = 3
-    min_sentence_score: float = 0.42
+    min_sentence_score: float = 0.35
     out_of_scope_similarity: float = 0.33
-    min_term_coverage: float = 0.5
+    min_term_coverage: float = 0.3
     keep_within: float = 0.12
 
 

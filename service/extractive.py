@@ -33,15 +33,24 @@ _DEPENDENT_OPENER = re.compile(
     r"^[\"“]?(But|However|Yet|Still|Instead|That|This|These|Those|It|He|She|They|His|Her|Their|Its|"
     r"Then|Also|And|So|Thus|As a result|The move|The decision|The president)\b"
 )
+_CONDITION = re.compile(r"\b(if|unless|only when|provided that|on condition|as long as)\b", re.I)
 _CONTINUATION = re.compile(r"\b(also|too|as well|likewise|similarly)\b", re.I)
 _NUMBER = re.compile(
     r"\b\d[\d,.]*\b|\b(one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|dozens?|"
     r"hundreds?|thousands?|millions?|billions?|scores of)\b",
     re.I,
 )
-_MONTH = r"(Jan(uary)?|Feb(ruary)?|Mar(ch)?|Apr(il)?|May|June?|July?|Aug(ust)?|Sept?(ember)?|Oct(ober)?|Nov(ember)?|Dec(ember)?)"
-_DATE = re.compile(rf"\b{_MONTH}\.? \d{{1,2}}\b|\b(1[89]|20)\d\d\b|\b{_MONTH}\b|\b(Mon|Tues|Wednes|Thurs|Fri|Satur|Sun)day\b")
-_TIME = re.compile(r"\b\d{1,2}(:\d\d)?\s?(a\.m\.|p\.m\.|am|pm)\b|\b(morning|afternoon|evening|night|midnight|noon|dawn|dusk)\b", re.I)
+_MONTH = (
+    r"(Jan(uary)?|Feb(ruary)?|Mar(ch)?|Apr(il)?|May|June?|July?|Aug(ust)?|Sept?(ember)?|Oct(ober)?"
+    r"|Nov(ember)?|Dec(ember)?)"
+)
+_DATE = re.compile(
+    rf"\b{_MONTH}\.? \d{{1,2}}\b|\b(1[89]|20)\d\d\b|\b{_MONTH}\b|\b(Mon|Tues|Wednes|Thurs|Fri|Satur|Sun)day\b"
+)
+_TIME = re.compile(
+    r"\b\d{1,2}(:\d\d)?\s?(a\.m\.|p\.m\.|am|pm)\b|\b(morning|afternoon|evening|night|midnight|noon|dawn|dusk)\b",
+    re.I,
+)
 _AGE = re.compile(r"\b\d{1,3}[- ]years?[- ]old\b|\baged? \d{1,3}\b|\bage of \d{1,3}\b", re.I)
 _ENTITY_LABELS = {
     AnswerType.PERSON: {"PERSON", "ORG", "NORP"},
@@ -117,7 +126,7 @@ class ExtractiveComposer:
         if not question.terms:
             return 0.0
         present = set(stems(text))
-        weights = {t: corpus.idf(t) for t in question.terms}
+        weights = {t: corpus.idf(t) * (0.5 if t in question.verbs else 1.0) for t in question.terms}
         total = sum(weights.values()) or 1.0
         return sum(w for t, w in weights.items() if t in present) / total
 
@@ -125,6 +134,8 @@ class ExtractiveComposer:
         kind = question.answer_type
         if kind in (AnswerType.ANY, AnswerType.REASON, AnswerType.DEFINITION):
             return True
+        if kind is AnswerType.CONDITION:
+            return bool(_CONDITION.search(text))
         asked = {e.lower() for e in question.entities}
         labels = _ENTITY_LABELS.get(kind, set())
         doc = self.parser(text)
@@ -178,6 +189,8 @@ class ExtractiveComposer:
         on_topic = self._noun_presence(question, corpus)
         if (best.dense < s.out_of_scope_similarity and best.coverage < s.min_term_coverage) or on_topic < 0.5:
             return Composition([], "out_of_scope", best)
+        if on_topic < 1.0:  # the question names something the corpus never mentions
+            return Composition([], "insufficient_evidence", best)
         eligible = [
             c for c in candidates
             if c.typed and c.coverage >= s.min_term_coverage and c.score >= s.min_sentence_score
@@ -213,7 +226,7 @@ class ExtractiveComposer:
 
     @staticmethod
     def _in_reading_order(chosen: list[Candidate], candidates: list[Candidate]) -> list[Candidate]:
-        rank = {}
+        rank: dict[str, int] = {}
         for c in chosen:
             rank.setdefault(c.passage.document_id, len(rank))
         return sorted(chosen, key=lambda c: (rank[c.passage.document_id], c.sentence.start))

@@ -134,7 +134,9 @@ class Verity:
             numbers = [self._cite(cited, c)] + [self._cite(cited, d) for d in c.corroborating]
             markers = "".join(f"[{n}]" for n in dict.fromkeys(numbers))
             parts.append(f"{c.sentence.text} {markers}")
-            claims.append(Claim(text=c.sentence.text, citations=list(dict.fromkeys(numbers)), verdict="supported"))
+            claims.append(
+                Claim(text=c.sentence.text, citations=list(dict.fromkeys(numbers)), verdict="supported")
+            )
         return AskResponse(
             status="answered",
             answer=" ".join(parts),

@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import StrEnum
 from typing import Any
 
 from service.text import STOPWORDS, Parser, normalize_token, stem
 
 
-class AnswerType(str, Enum):
+class AnswerType(StrEnum):
     PERSON = "person"
     DATE = "date"
     TIME = "time"
@@ -24,13 +24,14 @@ class AnswerType(str, Enum):
     PLACE = "place"
     REASON = "reason"
     DEFINITION = "definition"
+    CONDITION = "condition"
     ANY = "any"
 
 
 # Nouns that frame a question rather than name what it is about ("what is the name of ...").
 FRAME_NOUNS = frozenset(
     "name kind type sort thing way part role reason time year date day month number amount place "
-    "city country town location happen happened".split()
+    "city country town location happen happened condition conditions circumstance circumstances".split()
 )
 QUESTION_VERBS = frozenset("do did does happen happened take took make made get got".split())
 
@@ -39,7 +40,11 @@ _TYPE_PATTERNS: list[tuple[re.Pattern[str], AnswerType]] = [
     (re.compile(r"\bwhat time\b|\btime of day\b|\bwhat hour\b"), AnswerType.TIME),
     (re.compile(r"\bhow (many|much)\b|\bwhat (number|amount)\b"), AnswerType.NUMBER),
     (re.compile(r"\bwhen\b|\b(what|which) (year|date|month|day)\b|\bwhat year\b"), AnswerType.DATE),
-    (re.compile(r"\bwhere\b|\b(what|which) (city|country|town|place|province|location|base)\b"), AnswerType.PLACE),
+    (
+        re.compile(r"\bwhere\b|\b(what|which) (city|country|town|place|province|location|base)\b"),
+        AnswerType.PLACE,
+    ),
+    (re.compile(r"\b(what|which|under what|on what) (conditions?|circumstances?)\b"), AnswerType.CONDITION),
     (re.compile(r"^\s*(who|whom)\s+(is|was|are|were)\s+[A-Z]"), AnswerType.DEFINITION),
     (re.compile(r"\b(who|whom)\b"), AnswerType.PERSON),
     (re.compile(r"\bwhy\b"), AnswerType.REASON),
@@ -51,6 +56,7 @@ class Question:
     text: str
     answer_type: AnswerType
     terms: tuple[str, ...]  # stems of the content words
+    verbs: tuple[str, ...]  # the subset of terms that are verbs (paraphrased more often than nouns)
     nouns: tuple[str, ...]  # stems of the nouns and names (the subset that must be on topic)
     entities: tuple[str, ...]  # entity strings named in the question
     parse: Any = field(compare=False, repr=False)
@@ -69,18 +75,29 @@ def analyse(text: str, parser: Parser) -> Question:
     doc = parser(text)
     terms: list[str] = []
     nouns: list[str] = []
+    verbs: list[str] = []
     for token in doc:
         word = normalize_token(token.text)
-        if not word or word in STOPWORDS or not any(c.isalnum() for c in word) or token.tag_ in {"WDT", "WP", "WRB"}:
+        if (
+            not word
+            or word in STOPWORDS
+            or not any(c.isalnum() for c in word)
+            or token.tag_ in {"WDT", "WP", "WRB"}
+        ):
             continue
         if token.pos_ not in {"NOUN", "PROPN", "VERB", "ADJ", "NUM", "ADV"}:
             continue
-        if token.pos_ == "VERB" and word in QUESTION_VERBS:
+        if (token.pos_ == "VERB" and word in QUESTION_VERBS) or word in FRAME_NOUNS:
             continue
         s = stem(word)
         if s not in terms:
             terms.append(s)
-        if token.pos_ in {"NOUN", "PROPN"} and word not in FRAME_NOUNS and s not in nouns:
+        if token.pos_ == "VERB" and s not in verbs:
+            verbs.append(s)
+        head_noun = (
+            token.dep_ not in {"compound", "amod", "npadvmod", "nmod"} and word.isalpha() and len(word) > 2
+        )
+        if token.pos_ in {"NOUN", "PROPN"} and head_noun and s not in nouns:
             nouns.append(s)
     entities = tuple(e.text for e in doc.ents)
-    return Question(text, answer_type_of(text), tuple(terms), tuple(nouns), entities, doc)
+    return Question(text, answer_type_of(text), tuple(terms), tuple(verbs), tuple(nouns), entities, doc)

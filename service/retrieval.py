@@ -19,7 +19,7 @@ from llama_index.core import VectorStoreIndex
 from llama_index.core.llms import MockLLM
 from llama_index.core.retrievers import BaseRetriever, QueryFusionRetriever
 from llama_index.core.retrievers.fusion_retriever import FUSION_MODES
-from llama_index.core.schema import TextNode
+from llama_index.core.schema import BaseNode, TextNode
 from llama_index.retrievers.bm25 import BM25Retriever
 from llama_index.vector_stores.chroma import ChromaVectorStore
 
@@ -62,7 +62,11 @@ class Corpus:
 
 class HybridRetriever:
     def __init__(
-        self, store: ChromaStore, embedder: Embedder, settings: RetrievalSettings, refresh_seconds: float = 2.0
+        self,
+        store: ChromaStore,
+        embedder: Embedder,
+        settings: RetrievalSettings,
+        refresh_seconds: float = 2.0,
     ) -> None:
         self.store = store
         self.embedder = embedder
@@ -101,7 +105,7 @@ class HybridRetriever:
         bm25 = None
         retrievers: list[BaseRetriever] = [self._dense]
         if passages:
-            nodes = [TextNode(id_=pid, text=p.text) for pid, p in passages.items()]
+            nodes: list[BaseNode] = [TextNode(id_=pid, text=p.text) for pid, p in passages.items()]
             bm25 = BM25Retriever.from_defaults(
                 nodes=nodes,
                 stemmer=Stemmer.Stemmer("english"),

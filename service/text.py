@@ -13,7 +13,7 @@ from typing import Any
 import Stemmer
 
 _STEMMER = Stemmer.Stemmer("english")
-_WORD = re.compile(r"[A-Za-z0-9]+(?:[.'’][A-Za-z0-9]+)*\.?")
+_WORD = re.compile(r"(?:[A-Za-z]\.){2,}|[A-Za-z]+(?:['’][A-Za-z]+)*|\d+(?:[.,]\d+)*")
 
 STOPWORDS = frozenset(
     """a an the and or but if of at by for with about against between into through during before after

@@ -1,0 +1,147 @@
+"""The FastAPI application factory: builds the app, its lifespan and its error mapping.
+
+No app object exists at import time; `uvicorn --factory service.app:create_app` (or `verity serve`)
+calls `create_app()`. The lifespan builds the `Verity` pipeline in a background thread, so the server
+listens at once and `/healthz` says "starting" until the models are loaded, the corpus indexed (only
+when the store is empty) and the pipeline warmed up. Every error leaves as `{"error": {code, message}}`.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import AsyncIterator, Mapping, Sequence
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from index.loaders import load_documents
+from service.config import Settings
+from service.deps import AppState
+from service.errors import VerityError
+from service.pipeline import Verity
+from service.routes import router
+
+log = logging.getLogger("verity")
+
+_HTTP_CODES = {
+    400: "bad_request",
+    404: "not_found",
+    405: "method_not_allowed",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+}
+
+
+def create_app(settings: Settings | None = None, verity: Verity | None = None) -> FastAPI:
+    """A new app. Pass `verity` (already built) to skip model loading, as the tests do."""
+    settings = settings or Settings()
+    state = AppState()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        thread = threading.Thread(
+            target=_start, args=(settings, verity, state), name="verity-startup", daemon=True
+        )
+        thread.start()
+        yield
+        thread.join(timeout=0.1)  # a startup still running cannot be interrupted; it is a daemon thread
+
+    app = FastAPI(
+        title="Verity",
+        summary="Answers questions from a news corpus, citing exact sentences, and refuses the rest.",
+        version="0.1.0",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.verity_state = state
+    app.include_router(router)
+    app.add_exception_handler(VerityError, _verity_error)  # type: ignore[arg-type]
+    app.add_exception_handler(RequestValidationError, _validation_error)  # type: ignore[arg-type]
+    app.add_exception_handler(StarletteHTTPException, _http_error)  # type: ignore[arg-type]
+    app.add_exception_handler(Exception, _internal_error)
+    return app
+
+
+def _start(settings: Settings, verity: Verity | None, state: AppState) -> None:
+    """Build (unless given), index the corpus if the store is empty, warm up, then mark ready."""
+    try:
+        if verity is None:
+            log.info("loading models and opening the store at %s", settings.chroma_url or settings.data_dir)
+            verity = Verity(settings)
+        if verity.store.count() == 0:
+            log.info("the store is empty: indexing %s", settings.corpus_dir)
+            summary = verity.index(load_documents(settings.corpus_dir), prune=False, progress=False)
+            log.info("indexed: %s", summary)
+        verity.warm_up()
+    except Exception as exc:
+        log.exception("Verity failed to start")
+        state.error = str(exc) or type(exc).__name__
+        return
+    state.verity = verity
+    log.info("ready")
+
+
+def error_response(
+    status: int, code: str, message: str, headers: Mapping[str, str] | None = None
+) -> JSONResponse:
+    """The one error shape of the API: `{"error": {"code", "message"}}`."""
+    body = {"error": {"code": code, "message": message}}
+    return JSONResponse(body, status_code=status, headers=dict(headers) if headers else None)
+
+
+async def _verity_error(request: Request, exc: VerityError) -> JSONResponse:
+    return error_response(exc.status, exc.code, exc.message)
+
+
+async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+    code = _HTTP_CODES.get(exc.status_code, "http_error")
+    return error_response(exc.status_code, code, str(exc.detail), headers=exc.headers)
+
+
+async def _validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
+    errors: Sequence[Any] = exc.errors()
+    for error in errors:
+        if error.get("type") == "json_invalid":
+            reason = (error.get("ctx") or {}).get("error", "malformed JSON")
+            where = error.get("loc", ("body", "?"))[-1]
+            message = f"request body is not valid JSON: {reason} (at position {where})"
+            return error_response(422, "invalid_json", message)
+    if _body_not_json(request, errors):
+        return error_response(
+            415, "unsupported_media_type", "the request body must be JSON (Content-Type: application/json)"
+        )
+    if any(tuple(e.get("loc", ())) == ("body",) and e.get("type") == "missing" for e in errors):
+        return error_response(422, "invalid_request", "a JSON request body is required")
+    fields = "; ".join(f"{_location(e.get('loc', ()))}: {_message(e)}" for e in errors)
+    return error_response(422, "invalid_request", f"invalid request: {fields}")
+
+
+def _body_not_json(request: Request, errors: Sequence[Any]) -> bool:
+    """A body sent with a non-JSON content type reaches validation as raw bytes."""
+    content_type = request.headers.get("content-type", "")
+    is_json = content_type.split(";")[0].strip().lower().endswith(("/json", "+json"))
+    return not is_json and any(
+        tuple(e.get("loc", ())) == ("body",) and e.get("type") != "missing" for e in errors
+    )
+
+
+def _location(loc: Sequence[Any]) -> str:
+    parts = [str(p) for p in loc]
+    if parts and parts[0] in ("body", "query", "path", "header"):
+        parts = parts[1:] or [parts[0]]
+    return ".".join(parts) or "request"
+
+
+def _message(error: dict[str, Any]) -> str:
+    message = str(error.get("msg", "invalid value"))
+    return message.removeprefix("Value error, ")
+
+
+async def _internal_error(request: Request, exc: Exception) -> JSONResponse:
+    log.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+    return error_response(500, "internal_error", "an internal error occurred; it has been logged")

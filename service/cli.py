@@ -1,0 +1,162 @@
+"""The `verity` command line: index a corpus, ask a question, or serve the HTTP API.
+
+Another thin adapter over the one pipeline (`Verity`). Each subcommand is one entry in `COMMANDS`
+(its help, its arguments, and the function that runs it), so adding one (e.g. `verity eval FILE`) is
+one function pair and one line, with no change to `main()`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from service.config import Settings
+from service.errors import BadRequest, VerityError
+from service.schemas import AskResponse
+
+if TYPE_CHECKING:  # the pipeline pulls in torch and spaCy: imported only by the commands that need it
+    from service.pipeline import Verity
+
+log = logging.getLogger("verity")
+
+# Exit codes: 0 ok (a refusal is a valid answer), 1 runtime failure, 2 bad input or usage.
+EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
+
+
+@dataclass(frozen=True)
+class Command:
+    help: str
+    arguments: Callable[[argparse.ArgumentParser, Settings], None]
+    run: Callable[[argparse.Namespace, Settings], int]
+
+
+# -- verity index [PATH] --------------------------------------------------------------------------------
+def _index_arguments(parser: argparse.ArgumentParser, settings: Settings) -> None:
+    parser.add_argument(
+        "path",
+        nargs="?",
+        type=Path,
+        default=settings.corpus_dir,
+        help=f"a file or folder of articles (default: {settings.corpus_dir}); stored documents not in it "
+        "are removed",
+    )
+
+
+def _index(args: argparse.Namespace, settings: Settings) -> int:
+    from index.loaders import LoadError, load_documents
+
+    try:
+        documents = load_documents(args.path)  # before loading models: bad input fails fast
+    except LoadError as exc:
+        print(f"verity index: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    summary = _verity(settings).index(documents, prune=True, progress=sys.stderr.isatty())
+    print(summary)
+    return EXIT_OK
+
+
+# -- verity ask "question" ------------------------------------------------------------------------------
+def _ask_arguments(parser: argparse.ArgumentParser, settings: Settings) -> None:
+    parser.add_argument("question", help="the question, quoted")
+    parser.add_argument("--json", action="store_true", help="print the full response as JSON")
+
+
+def _ask(args: argparse.Namespace, settings: Settings) -> int:
+    verity = _verity(settings)
+    if verity.store.count() == 0:
+        print("verity ask: the index is empty; run `verity index` first", file=sys.stderr)
+    response = verity.ask(args.question)
+    print(response.model_dump_json(indent=2) if args.json else format_response(response))
+    return EXIT_OK
+
+
+def format_response(response: AskResponse) -> str:
+    """The answer (or the refusal), then its numbered sources quoted exactly."""
+    lines = []
+    if response.refusal is not None:
+        lines.append(f"Refused ({response.refusal.reason}): {response.refusal.message}")
+        if response.answer and response.answer != response.refusal.message:
+            lines.append(response.answer)
+    else:
+        lines.append(response.answer)
+    if response.citations:
+        lines += ["", "Sources:"]
+        lines += [f"[{c.id}] {c.title} — “{c.text}”" for c in response.citations]
+    return "\n".join(lines)
+
+
+# -- verity serve ---------------------------------------------------------------------------------------
+def _serve_arguments(parser: argparse.ArgumentParser, settings: Settings) -> None:
+    parser.add_argument("--host", default=settings.host, help=f"default: {settings.host} (VERITY_HOST)")
+    parser.add_argument(
+        "--port", type=int, default=settings.port, help=f"default: {settings.port} (VERITY_PORT)"
+    )
+    parser.add_argument("--reload", action="store_true", help="restart on code changes (development only)")
+
+
+def _serve(args: argparse.Namespace, settings: Settings) -> int:
+    import uvicorn
+
+    uvicorn.run(
+        "service.app:create_app",
+        factory=True,
+        host=args.host,
+        port=args.port,
+        reload=args.reload,
+        log_level=settings.log_level.lower(),
+    )
+    return EXIT_OK
+
+
+# -- registry: add new subcommands here (e.g. "eval": Command("score an eval set", _eval_arguments, _eval))
+COMMANDS: dict[str, Command] = {
+    "index": Command("index a file or folder of articles into the store", _index_arguments, _index),
+    "ask": Command("ask a question and print the cited answer", _ask_arguments, _ask),
+    "serve": Command("serve the HTTP API with uvicorn", _serve_arguments, _serve),
+}
+
+
+def _verity(settings: Settings) -> Verity:
+    """Build the pipeline (loads the embedding model and spaCy: a few seconds)."""
+    from service.pipeline import Verity
+
+    return Verity(settings)
+
+
+def build_parser(settings: Settings) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="verity",
+        description="Question answering over a news corpus that cites the exact sentences it rests on.",
+    )
+    subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name, command in COMMANDS.items():
+        sub = subparsers.add_parser(name, help=command.help, description=command.help)
+        command.arguments(sub, settings)
+        sub.set_defaults(run=command.run)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    settings = Settings()
+    logging.basicConfig(
+        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    args = build_parser(settings).parse_args(argv)
+    try:
+        code: int = args.run(args, settings)
+    except BadRequest as exc:
+        print(f"verity {args.command}: {exc.message}", file=sys.stderr)
+        return EXIT_USAGE
+    except VerityError as exc:
+        print(f"verity {args.command}: {exc.message}", file=sys.stderr)
+        return EXIT_FAILURE
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

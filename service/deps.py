@@ -1,0 +1,46 @@
+"""How routes reach the heavy objects the lifespan builds, without globals.
+
+`create_app` puts one `AppState` on `app.state.verity_state`; the lifespan fills it in from a background
+thread. Routes declare `verity: VerityDep` and get the ready `Verity`, or a 503 `not_ready` error while
+it is still being built (or failed to build).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from service.errors import NotReady
+from service.pipeline import Verity
+
+
+@dataclass
+class AppState:
+    """Readiness of one app. `verity` is set only once it is built, the corpus indexed and warmed up."""
+
+    verity: Verity | None = None
+    error: str | None = None  # why startup failed, when it did
+
+    @property
+    def ready(self) -> bool:
+        return self.verity is not None
+
+
+def get_state(request: Request) -> AppState:
+    state: AppState = request.app.state.verity_state
+    return state
+
+
+def get_verity(request: Request) -> Verity:
+    state = get_state(request)
+    if state.verity is None:
+        if state.error is not None:
+            raise NotReady(f"Verity failed to start: {state.error}")
+        raise NotReady("Verity is starting (loading models and the index); try again shortly")
+    return state.verity
+
+
+StateDep = Annotated[AppState, Depends(get_state)]
+VerityDep = Annotated[Verity, Depends(get_verity)]

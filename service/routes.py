@@ -1,0 +1,88 @@
+"""The HTTP API's routes: a thin adapter that turns requests into `Verity` calls and back.
+
+Routes are plain `def`s: the pipeline is CPU-bound and synchronous, so FastAPI runs them in its
+threadpool and the event loop stays free for health checks. Errors are raised as `VerityError`s and
+mapped to JSON by the one handler in `app.py`.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import APIRouter
+from fastapi.responses import JSONResponse
+
+from index.store import StoredDocument
+from service.deps import StateDep, VerityDep
+from service.schemas import AskRequest, AskResponse, DocumentOut, DocumentSummary, ErrorBody, Health
+
+log = logging.getLogger("verity")
+
+_ERRORS: dict[int | str, dict[str, object]] = {
+    404: {"model": ErrorBody, "description": "No such document"},
+    422: {"model": ErrorBody, "description": "Invalid request"},
+    503: {"model": ErrorBody, "description": "Not ready, or the store is unavailable"},
+}
+
+router = APIRouter()
+
+
+@router.post("/v1/ask", response_model=AskResponse, responses=_ERRORS, tags=["answering"])
+def ask(request: AskRequest, verity: VerityDep) -> AskResponse:
+    """Answer a question from the corpus, citing exact sentences, or refuse (still a 200)."""
+    return verity.ask(request.question, request.history)
+
+
+@router.get("/v1/documents", response_model=list[DocumentSummary], responses=_ERRORS, tags=["corpus"])
+def list_documents(verity: VerityDep) -> list[DocumentSummary]:
+    return [_summary(stored) for stored in verity.documents()]
+
+
+@router.get("/v1/documents/{document_id}", response_model=DocumentOut, responses=_ERRORS, tags=["corpus"])
+def get_document(document_id: str, verity: VerityDep) -> DocumentOut:
+    """The cleaned text that citations' `start`/`end` index into."""
+    stored = verity.document(document_id)
+    doc = stored.document
+    return DocumentOut(
+        id=doc.id,
+        title=doc.title,
+        text=doc.text,
+        author=doc.author,
+        url=doc.url,
+        published=doc.published,
+        source=doc.source,
+        passages=stored.passages,
+    )
+
+
+@router.get(
+    "/healthz",
+    response_model=Health,
+    response_model_exclude_none=True,
+    responses={503: {"model": Health, "description": "Starting, or the store is unavailable"}},
+    tags=["operations"],
+)
+def healthz(state: StateDep) -> Health | JSONResponse:
+    """200 once the corpus is indexed and the models are warm; 503 while starting or when the store fails."""
+    verity = state.verity
+    if verity is None:
+        if state.error is not None:
+            return _unhealthy(Health(status="unavailable", detail=f"startup failed: {state.error}"))
+        return _unhealthy(Health(status="starting"))
+    try:
+        verity.store.heartbeat()
+        documents = int(verity.store.documents.count())
+        passages = verity.store.count()
+    except Exception as exc:  # noqa: BLE001 - any store failure means "unavailable", not a 500
+        log.warning("health check: store unavailable: %s", exc)
+        return _unhealthy(Health(status="unavailable", detail=f"store unavailable: {exc}"))
+    return Health(status="ok", documents=documents, passages=passages)
+
+
+def _unhealthy(health: Health) -> JSONResponse:
+    return JSONResponse(health.model_dump(exclude_none=True), status_code=503)
+
+
+def _summary(stored: StoredDocument) -> DocumentSummary:
+    doc = stored.document
+    return DocumentSummary(id=doc.id, title=doc.title, author=doc.author, passages=stored.passages)

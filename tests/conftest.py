@@ -1,0 +1,62 @@
+"""Shared fixtures: one real `Verity` (real embedding model, real embedded Chroma) per test session.
+
+Building a `Verity` loads the embedding model and spaCy (several seconds), so `verity` is built once,
+with the seed corpus indexed into a temporary data dir, and the HTTP `client` reuses it.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from index.loaders import load_documents
+from service.app import create_app
+from service.config import Settings
+from service.pipeline import Verity
+
+REPO = Path(__file__).resolve().parents[1]
+SEEDS = REPO / "seeds"
+
+
+def wait_until_healthy(client: TestClient, timeout: float = 180.0) -> dict[str, object]:
+    """Poll /healthz until it is 200 (the lifespan builds and warms up in a background thread)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        response = client.get("/healthz")
+        if response.status_code == 200:
+            body: dict[str, object] = response.json()
+            return body
+        assert response.status_code == 503, response.text
+        assert response.json()["status"] == "starting", response.text
+        if time.monotonic() > deadline:
+            raise AssertionError(f"not healthy after {timeout}s: {response.text}")
+        time.sleep(0.05)
+
+
+@pytest.fixture(scope="session")
+def wait_healthy() -> Callable[[TestClient], dict[str, object]]:
+    """`wait_until_healthy`, for tests that start their own app."""
+    return wait_until_healthy
+
+
+@pytest.fixture(scope="session")
+def settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    return Settings(data_dir=tmp_path_factory.mktemp("data"), corpus_dir=SEEDS)
+
+
+@pytest.fixture(scope="session")
+def verity(settings: Settings) -> Verity:
+    built = Verity(settings)
+    built.index(load_documents(settings.corpus_dir), prune=True, progress=False)
+    return built
+
+
+@pytest.fixture(scope="session")
+def client(settings: Settings, verity: Verity) -> Iterator[TestClient]:
+    with TestClient(create_app(settings, verity=verity)) as test_client:
+        wait_until_healthy(test_client)
+        yield test_client
