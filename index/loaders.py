@@ -28,11 +28,20 @@ class LoadError(ValueError):
     """An input file cannot be read as articles; the message names the file (and line when there is one)."""
 
 
+def _is_eval_set(path: Path) -> bool:
+    return path.suffix == ".jsonl" and path.name.startswith("eval")
+
+
 def load_path(path: Path) -> list[RawDocument]:
     """Load one file, or every supported file directly inside a folder (sorted by name)."""
     path = Path(path)
     if path.is_dir():
-        files = sorted(p for p in path.iterdir() if p.is_file() and _is_supported(p) and p.name[0] != ".")
+        # eval*.jsonl beside the articles is an evaluation set (questions), not part of the corpus
+        files = sorted(
+            p
+            for p in path.iterdir()
+            if p.is_file() and _is_supported(p) and p.name[0] != "." and not _is_eval_set(p)
+        )
     elif path.is_file():
         if not _is_supported(path):
             kind, supported = path.suffix or "(none)", ", ".join(sorted(FORMATS))

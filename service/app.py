@@ -12,7 +12,7 @@ import logging
 import threading
 from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -23,8 +23,10 @@ from index.loaders import load_documents
 from service.config import Settings
 from service.deps import AppState
 from service.errors import VerityError
-from service.pipeline import Verity
 from service.routes import router
+
+if TYPE_CHECKING:  # importing the pipeline takes seconds: `_start` does it, after the server listens
+    from service.pipeline import Verity
 
 log = logging.getLogger("verity")
 
@@ -71,6 +73,8 @@ def _start(settings: Settings, verity: Verity | None, state: AppState) -> None:
     """Build (unless given), index the corpus if the store is empty, warm up, then mark ready."""
     try:
         if verity is None:
+            from service.pipeline import Verity
+
             log.info("loading models and opening the store at %s", settings.chroma_url or settings.data_dir)
             verity = Verity(settings)
         if verity.store.count() == 0:
@@ -109,7 +113,7 @@ async def _validation_error(request: Request, exc: RequestValidationError) -> JS
         if error.get("type") == "json_invalid":
             reason = (error.get("ctx") or {}).get("error", "malformed JSON")
             where = error.get("loc", ("body", "?"))[-1]
-            message = f"request body is not valid JSON: {reason} (at position {where})"
+            message = f"request body is not valid JSON ({reason}: character {where})"
             return error_response(422, "invalid_json", message)
     if _body_not_json(request, errors):
         return error_response(

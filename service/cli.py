@@ -15,9 +15,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from pydantic import ValidationError
+
 from service.config import Settings
 from service.errors import BadRequest, VerityError
-from service.schemas import AskResponse
+from service.schemas import AskRequest, AskResponse
 
 if TYPE_CHECKING:  # the pipeline pulls in torch and spaCy: imported only by the commands that need it
     from service.pipeline import Verity
@@ -67,10 +69,15 @@ def _ask_arguments(parser: argparse.ArgumentParser, settings: Settings) -> None:
 
 
 def _ask(args: argparse.Namespace, settings: Settings) -> int:
+    try:  # the API's rules, checked before the models load
+        request = AskRequest(question=args.question)
+    except ValidationError as exc:
+        print(f"verity ask: {exc.errors()[0]['msg'].removeprefix('Value error, ')}", file=sys.stderr)
+        return EXIT_USAGE
     verity = _verity(settings)
     if verity.store.count() == 0:
         print("verity ask: the index is empty; run `verity index` first", file=sys.stderr)
-    response = verity.ask(args.question)
+    response = verity.ask(request.question)
     print(response.model_dump_json(indent=2) if args.json else format_response(response))
     return EXIT_OK
 
@@ -143,9 +150,10 @@ def build_parser(settings: Settings) -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     settings = Settings()
-    logging.basicConfig(
-        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    level = settings.log_level.upper()
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    for handler in logging.getLogger().handlers:  # libraries that set their own loggers to DEBUG stay quiet
+        handler.setLevel(level)
     args = build_parser(settings).parse_args(argv)
     try:
         code: int = args.run(args, settings)

@@ -8,12 +8,16 @@ it is still being built (or failed to build).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 from fastapi import Depends, Request
 
 from service.errors import NotReady
-from service.pipeline import Verity
+
+if TYPE_CHECKING:
+    # Importing the pipeline takes seconds (torch, llama-index, spaCy); the server must listen first,
+    # so only the startup thread imports it (see `app._start`).
+    from service.pipeline import Verity
 
 
 @dataclass
@@ -43,4 +47,7 @@ def get_verity(request: Request) -> Verity:
 
 
 StateDep = Annotated[AppState, Depends(get_state)]
-VerityDep = Annotated[Verity, Depends(get_verity)]
+if TYPE_CHECKING:
+    VerityDep = Annotated[Verity, Depends(get_verity)]
+else:  # FastAPI reads this at import time; the dependency, not the annotation, supplies the object
+    VerityDep = Annotated[Any, Depends(get_verity)]

@@ -67,7 +67,8 @@ class Candidate:
     passage: Passage
     sentence: Sentence
     index: int  # position of the sentence within its passage
-    previous: Sentence | None
+    previous: Sentence | None  # the sentence this one may lean on (same paragraph, or a "But ..." opener)
+    context: str = ""  # up to two sentences before it, for coverage
     dense: float = 0.0
     coverage: float = 0.0
     typed: bool = False
@@ -107,20 +108,22 @@ class ExtractiveComposer:
             if hit.id in seen:
                 continue
             seen.add(hit.id)
-            previous = self._previous_sentence(hit, corpus)
+            before = self._passage_before(hit, corpus)
+            window = list(before.sentences[-2:]) if before else []
+            crosses = before is not None and before.paragraph != hit.passage.paragraph
             for i, sentence in enumerate(hit.passage.sentences):
-                out.append(Candidate(hit.id, hit.passage, sentence, i, previous))
-                previous = sentence
+                lean = not (crosses and i == 0) or bool(_DEPENDENT_OPENER.match(sentence.text))
+                previous = window[-1] if window and lean else None
+                context = " ".join(s.text for s in window[-2:]) if lean else ""
+                out.append(Candidate(hit.id, hit.passage, sentence, i, previous, context))
+                window.append(sentence)
+                crosses = False
         return out
 
     @staticmethod
-    def _previous_sentence(hit: Hit, corpus: Corpus) -> Sentence | None:
-        """The last sentence of the passage before, when it belongs to the same paragraph."""
+    def _passage_before(hit: Hit, corpus: Corpus) -> Passage | None:
         pid = corpus.by_position.get((hit.passage.document_id, hit.passage.position - 1))
-        if pid is None:
-            return None
-        before = corpus.passages[pid]
-        return before.sentences[-1] if before.paragraph == hit.passage.paragraph else None
+        return corpus.passages[pid] if pid is not None else None
 
     def coverage(self, question: Question, text: str, corpus: Corpus) -> float:
         if not question.terms:
@@ -161,9 +164,9 @@ class ExtractiveComposer:
             c.dense = float(sim)
             own = self.coverage(question, c.sentence.text, corpus)
             context = own
-            if c.previous is not None:
+            if c.context:
                 lean = 0.9 if _CONTINUATION.search(c.sentence.text) else 0.6
-                context = lean * self.coverage(question, f"{c.previous.text} {c.sentence.text}", corpus)
+                context = lean * self.coverage(question, f"{c.context} {c.sentence.text}", corpus)
             c.coverage = max(own, context)
             c.typed = self.typed(question, c.sentence.text)
             c.score = 0.5 * c.dense + 0.5 * c.coverage
@@ -239,6 +242,10 @@ class ExtractiveComposer:
         weights = {n: corpus.idf(n) for n in question.nouns}
         total = sum(weights.values()) or 1.0
         return sum(w for n, w in weights.items() if corpus.df(n) > 0) / total
+
+    @staticmethod
+    def depends_on_context(text: str) -> bool:
+        return bool(_DEPENDENT_OPENER.match(text) or _CONTINUATION.search(text))
 
     @staticmethod
     def needs_previous(candidate: Candidate) -> bool:

@@ -16,10 +16,12 @@ from index.store import ChromaStore, StoredDocument, connect
 from service.config import Settings
 from service.errors import BadRequest, NotFound, StoreUnavailable
 from service.extractive import Candidate, Composition, ExtractiveComposer
+from service.premise import presuppositions
 from service.question import AnswerType, Question, analyse
 from service.retrieval import HybridRetriever
 from service.schemas import AskResponse, Citation, Claim, Refusal, Turn
 from service.text import Parser
+from service.verifier import Judgement, Verifier
 
 log = logging.getLogger("verity")
 
@@ -61,6 +63,7 @@ class Verity:
         )
         self.retriever = HybridRetriever(self.store, self.embedder, settings.retrieval)
         self.composer = ExtractiveComposer(self.embedder, self.parser, settings.answer)
+        self.verifier = Verifier(self.composer, self.parser)
 
     # -- corpus --------------------------------------------------------------------------------------
     def index(self, documents: list[Document], prune: bool = False, progress: bool = True) -> IndexSummary:
@@ -91,23 +94,70 @@ class Verity:
 
     # -- answering -----------------------------------------------------------------------------------
     def ask(self, question: str, history: list[Turn] | None = None) -> AskResponse:
-        question = question.strip()
-        if not question:
-            raise BadRequest("question must not be empty")
-        if len(question) > self.settings.max_question_chars:
-            raise BadRequest(f"question is longer than {self.settings.max_question_chars} characters")
+        question = self._check_text(question, "question")
         started = time.perf_counter()
         analysed = analyse(question, self.parser)
         try:
+            refusal = self._check_premises(question)
+            if refusal is not None:
+                refusal.resolved_question = question
+                return refusal
             hits = self.retriever.retrieve(question)
             composition = self.composer.compose(analysed, hits, self.retriever.corpus)
+            response = self._respond(analysed, composition)
         except (ConnectionError, OSError) as exc:
             raise StoreUnavailable(f"the vector store is unavailable: {exc}") from exc
-        response = self._respond(analysed, composition)
-        log.info(
-            "ask", extra={"status": response.status, "ms": round(1000 * (time.perf_counter() - started), 1)}
-        )
+        ms = round(1000 * (time.perf_counter() - started), 1)
+        log.info("ask", extra={"status": response.status, "ms": ms})
         return response
+
+    def _check_text(self, text: str, what: str) -> str:
+        text = text.strip()
+        if not text:
+            raise BadRequest(f"{what} must not be empty")
+        if len(text) > self.settings.max_question_chars:
+            raise BadRequest(f"{what} is longer than {self.settings.max_question_chars} characters")
+        return text
+
+    def _check_premises(self, question: str) -> AskResponse | None:
+        """Refuse when what the question takes for granted is contradicted (or, if essential, unsupported)."""
+        for premise in presuppositions(question):
+            judgement = self.verifier.verify(
+                premise.statement, self.retriever.retrieve(premise.statement), self.retriever.corpus
+            )
+            if judgement.verdict == "refuted":
+                cited = _Cited([])
+                quoted = " ".join(f"{c.sentence.text} [{self._cite(cited, c)}]" for c in judgement.evidence)
+                message = (
+                    f"The question assumes something the articles contradict ({judgement.explanation}). "
+                    f"They report: {quoted}"
+                )
+                return AskResponse(
+                    status="refused",
+                    answer=message,
+                    citations=cited.items,
+                    refusal=Refusal(reason="false_premise", message=message),
+                )
+            if judgement.verdict == "not_enough_info" and premise.strong:
+                message = (
+                    "The question assumes something the articles do not say "
+                    f"(“{premise.statement.rstrip('.')}”), so Verity cannot answer it."
+                )
+                return AskResponse(
+                    status="refused",
+                    answer=message,
+                    refusal=Refusal(reason="insufficient_evidence", message=message),
+                )
+        return None
+
+    def judge(self, claim: str) -> Judgement:
+        """Verify a claim against evidence retrieved for it."""
+        claim = self._check_text(claim, "claim")
+        try:
+            hits = self.retriever.retrieve(claim)
+            return self.verifier.verify(claim, hits, self.retriever.corpus)
+        except (ConnectionError, OSError) as exc:
+            raise StoreUnavailable(f"the vector store is unavailable: {exc}") from exc
 
     def _respond(self, question: Question, composition: Composition) -> AskResponse:
         if composition.refusal is not None:

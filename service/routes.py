@@ -8,13 +8,16 @@ mapped to JSON by the one handler in `app.py`.
 from __future__ import annotations
 
 import logging
+from typing import TYPE_CHECKING
 
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
-from index.store import StoredDocument
 from service.deps import StateDep, VerityDep
 from service.schemas import AskRequest, AskResponse, DocumentOut, DocumentSummary, ErrorBody, Health
+
+if TYPE_CHECKING:
+    from index.store import StoredDocument
 
 log = logging.getLogger("verity")
 

@@ -25,8 +25,19 @@ STOPWORDS = frozenset(
 )
 
 
+_NUMBER_WORDS = {
+    w: str(i)
+    for i, w in enumerate(
+        "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen "
+        "sixteen seventeen eighteen nineteen twenty".split()
+    )
+}
+
+
 def normalize_token(token: str) -> str:
     token = token.lower().replace("’", "'")
+    if token in _NUMBER_WORDS:
+        return _NUMBER_WORDS[token]
     if re.fullmatch(r"(?:[a-z]\.)+[a-z]?\.?", token):  # U.S. -> us, U.N. -> un
         return token.replace(".", "")
     token = token.rstrip(".")

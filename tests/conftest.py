@@ -6,6 +6,7 @@ with the seed corpus indexed into a temporary data dir, and the HTTP `client` re
 
 from __future__ import annotations
 
+import shutil
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -43,9 +44,22 @@ def wait_healthy() -> Callable[[TestClient], dict[str, object]]:
     return wait_until_healthy
 
 
+def copy_seed_articles(target: Path) -> Path:
+    """The seed articles (`seeds/*.txt`) alone: `seeds/` may also hold files that are not articles."""
+    target.mkdir(parents=True, exist_ok=True)
+    for article in sorted(SEEDS.glob("*.txt")):
+        shutil.copyfile(article, target / article.name)
+    return target
+
+
 @pytest.fixture(scope="session")
-def settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
-    return Settings(data_dir=tmp_path_factory.mktemp("data"), corpus_dir=SEEDS)
+def seed_corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return copy_seed_articles(tmp_path_factory.mktemp("seeds"))
+
+
+@pytest.fixture(scope="session")
+def settings(tmp_path_factory: pytest.TempPathFactory, seed_corpus: Path) -> Settings:
+    return Settings(data_dir=tmp_path_factory.mktemp("data"), corpus_dir=seed_corpus)
 
 
 @pytest.fixture(scope="session")

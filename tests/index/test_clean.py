@@ -101,9 +101,25 @@ def test_003_story_ends_before_the_teasers() -> None:
     text = seed("003").text
     assert text.endswith("“I’m sure we could think of something,” according to Lee.")
     for teaser in (
-        "funeral program", "Top image credit", "Trade review process", "North America", "USMCA", "Mexico",
-        "Colombia", "decertify", "Latin America", "Venezuelan", "9/11", "Global Crises", "keep reading",
-        "Show less", "LATEST", "QIOSK", "Newsletter", "Subscribe", "Official White House Photo",
+        "funeral program",
+        "Top image credit",
+        "Trade review process",
+        "North America",
+        "USMCA",
+        "Mexico",
+        "Colombia",
+        "decertify",
+        "Latin America",
+        "Venezuelan",
+        "9/11",
+        "Global Crises",
+        "keep reading",
+        "Show less",
+        "LATEST",
+        "QIOSK",
+        "Newsletter",
+        "Subscribe",
+        "Official White House Photo",
     ):
         assert teaser not in text
 

@@ -38,8 +38,12 @@ def test_folder_of_mixed_files(tmp_path: Path) -> None:
 
     raws = load_path(tmp_path)
     assert [(raw.id, raw.format) for raw in raws] == [
-        ("a_story", "text"), ("b_story", "markdown"), ("c_story", "html"), ("d_story", "html"),
-        ("e1", "json"), ("e2", "json"),
+        ("a_story", "text"),
+        ("b_story", "markdown"),
+        ("c_story", "html"),
+        ("d_story", "html"),
+        ("e1", "json"),
+        ("e2", "json"),
     ]
     assert raws[0].text == "Tide Tables Change\n\nNew tables were published.\n"
 
@@ -56,21 +60,36 @@ def test_folder_of_mixed_files(tmp_path: Path) -> None:
 
 def test_jsonl_optional_fields(tmp_path: Path) -> None:
     full = {
-        "id": "full", "title": "Sea Wall Approved", "text": "The council voted 7-2.",
-        "url": "https://example.com/wall", "published": "2024-01-15", "source": "Harbour Times",
-        "author": "Jane Roe", "extra": [1, 2],
+        "id": "full",
+        "title": "Sea Wall Approved",
+        "text": "The council voted 7-2.",
+        "url": "https://example.com/wall",
+        "published": "2024-01-15",
+        "source": "Harbour Times",
+        "author": "Jane Roe",
+        "extra": [1, 2],
     }
     path = write_jsonl(tmp_path / "feed.jsonl", full, {"id": "bare", "text": "Only text.", "url": None})
     assert load_path(path) == [
         RawDocument(
-            id="full", text="The council voted 7-2.", title="Sea Wall Approved", author="Jane Roe",
-            url="https://example.com/wall", published="2024-01-15", source="Harbour Times", format="json",
+            id="full",
+            text="The council voted 7-2.",
+            title="Sea Wall Approved",
+            author="Jane Roe",
+            url="https://example.com/wall",
+            published="2024-01-15",
+            source="Harbour Times",
+            format="json",
         ),
         RawDocument(id="bare", text="Only text.", format="json"),
     ]
     first = load_documents(path)[0]
     assert (first.title, first.author, first.url, first.published, first.source) == (
-        "Sea Wall Approved", "Jane Roe", "https://example.com/wall", "2024-01-15", "Harbour Times"
+        "Sea Wall Approved",
+        "Jane Roe",
+        "https://example.com/wall",
+        "2024-01-15",
+        "Harbour Times",
     )
 
 

@@ -229,7 +229,9 @@ def test_ready_only_after_background_warm_up(
         release.set()
 
 
-def test_startup_failure_is_reported(settings: Settings, verity: Verity, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_startup_failure_is_reported(
+    settings: Settings, verity: Verity, monkeypatch: pytest.MonkeyPatch
+) -> None:
     def broken() -> None:
         raise RuntimeError("model file is corrupt")
 
@@ -247,9 +249,11 @@ def test_startup_failure_is_reported(settings: Settings, verity: Verity, monkeyp
         assert "model file is corrupt" in error["message"]
 
 
-def test_startup_builds_and_indexes_an_empty_store(tmp_path: Path, wait_healthy: WaitHealthy) -> None:
+def test_startup_builds_and_indexes_an_empty_store(
+    tmp_path: Path, seed_corpus: Path, wait_healthy: WaitHealthy
+) -> None:
     """The production path: no Verity given, an empty store, so the lifespan builds and indexes."""
-    settings = Settings(data_dir=tmp_path / "data", corpus_dir=SEEDS)
+    settings = Settings(data_dir=tmp_path / "data", corpus_dir=seed_corpus)
     with TestClient(create_app(settings)) as client:
         assert client.get("/healthz").json()["status"] == "starting"  # models take seconds to load
         health = wait_healthy(client)

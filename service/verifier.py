@@ -1,0 +1,277 @@
+"""The claim verifier: is a statement supported, refuted or not addressed by the corpus?
+
+Our own, because no off-the-shelf piece runs here that does this offline on two CPU cores: NLI
+cross-encoders need a hub download (one can still be plugged in with VERITY_NLI_MODEL). Instead each
+candidate evidence sentence is compared with the claim on signals we can compute and explain:
+
+* relatedness: dense similarity (bundled embedding model) and rarity-weighted term coverage;
+* consistency, from spaCy's entities and dependency parse, each with a reason a reader can check:
+  - a different actor, place, date or number in the slot the claim fills ("the corpus names Bolton,
+    not Mike Pompeo"),
+  - a different filler for the same preposition of the same verb ("killed ... in Baghdad", not "in Tehran"),
+  - an opposing predicate (approved/rejected, favored/opposed, kept/expelled, praised/denounced),
+  - negation on the claim's predicate ("vowed not to attack").
+
+A claim is supported when one sentence (with the sentence before it as context) covers it and shows no
+inconsistency; refuted when a closely related sentence contradicts it and none supports it; otherwise
+there is not enough information.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from service.extractive import Candidate, ExtractiveComposer
+from service.question import Question, analyse
+from service.retrieval import Corpus, Hit
+from service.text import Parser, stem, stems, words
+
+_OPPOSITES: list[tuple[str, str]] = [
+    (
+        "approve authorize authorise accept endorse allow permit sign",
+        "reject refuse deny veto decline forbid",
+    ),
+    ("favor favour support back urge prod push advocate want encourage", "oppose resist object discourage"),
+    ("keep retain maintain stay remain", "expel kick remove oust withdraw evict"),
+    ("praise commend applaud laud hail welcome", "denounce criticize criticise condemn slam blast decry"),
+    ("increase rise raise grow expand", "decrease fall drop cut shrink reduce"),
+    ("win", "lose"),
+    ("confirm admit acknowledge", "deny"),
+    ("resign quit", "fire dismiss"),
+]
+_OPPOSED: dict[str, set[str]] = {}
+for _a, _b in _OPPOSITES:
+    for _x in _a.split():
+        _OPPOSED.setdefault(stem(_x), set()).update(stem(y) for y in _b.split())
+    for _x in _b.split():
+        _OPPOSED.setdefault(stem(_x), set()).update(stem(y) for y in _a.split())
+
+_NEGATIONS = {"not", "n't", "never", "no", "none", "neither", "nor", "without"}
+_ROLE_TYPES = {
+    "PERSON": "actor", "ORG": "actor",
+    "GPE": "place", "LOC": "place", "FAC": "place",
+    "DATE": "date",
+    "CARDINAL": "number", "QUANTITY": "number", "MONEY": "number", "PERCENT": "number",
+}  # fmt: skip
+_RELATIVE_DATE = re.compile(
+    r"\b(ago|back|old|later|earlier|past|last|next|months?|weeks?|days?|years?)\b", re.I
+)
+
+
+_LIGHT_VERBS = {stem(w) for w in "locate situate base call name know include".split()}
+
+
+@dataclass(frozen=True)
+class Conflict:
+    reason: str
+    strength: float  # how much of the rest of the claim the contradicting sentence covers
+
+
+@dataclass
+class Judgement:
+    verdict: str  # "supported" | "refuted" | "not_enough_info"
+    evidence: list[Candidate]
+    explanation: str
+
+
+_IRREALIS = {
+    stem(w)
+    for w in "plot plan attempt try want consider debate threaten propose option could would might".split()
+}
+
+
+def _root_verb(doc: Any) -> Any:
+    for token in doc:
+        if token.dep_ == "ROOT":
+            return token if token.pos_ == "VERB" else None
+    return None
+
+
+def _irrealis(token: Any) -> bool:
+    """The verb is planned, attempted or hypothetical ("a plot to assassinate"), not reported as done."""
+    seen = [token.head, token.head.head, *token.children]
+    return any(stem(t.text.lower()) in _IRREALIS for t in seen if t is not token)
+
+
+def _content(tokens: Any) -> set[str]:
+    return {
+        stem(w) for t in tokens for w in words(t.text) if t.pos_ in {"NOUN", "PROPN", "VERB", "NUM", "ADJ"}
+    }
+
+
+class Verifier:
+    def __init__(self, composer: ExtractiveComposer, parser: Parser, support_coverage: float = 0.75) -> None:
+        self.composer = composer
+        self.parser = parser
+        self.support_coverage = support_coverage
+
+    # -- public --------------------------------------------------------------------------------------
+    def verify(self, claim: str, hits: list[Hit], corpus: Corpus) -> Judgement:
+        question = analyse(claim, self.parser)
+        candidates = self.composer.candidates(hits, corpus)
+        self.composer.score(question, candidates, corpus)
+        return self.judge(question, candidates, corpus)
+
+    def judge(self, claim: Question, candidates: list[Candidate], corpus: Corpus) -> Judgement:
+        """Supported by the best-covering sentence, unless a sentence closer to the claim contradicts it."""
+        ranked = sorted(candidates, key=lambda c: c.score, reverse=True)[:10]
+        if not ranked:
+            return Judgement("not_enough_info", [], "the corpus has nothing on this")
+        support: tuple[float, Candidate] | None = None
+        against: tuple[Conflict, Candidate] | None = None
+        for c in ranked:
+            conflict = self.conflict(claim, c, corpus)
+            if conflict is not None:
+                if against is None or conflict.strength > against[0].strength:
+                    against = (conflict, c)
+                continue
+            covered = self.covers(claim, c, corpus)
+            if covered is not None and (support is None or covered > support[0]):
+                support = (covered, c)
+        if support is not None and (against is None or support[0] >= against[0].strength):
+            return Judgement("supported", [support[1]], "the corpus states this")
+        if against is not None:
+            return Judgement("refuted", [against[1]], against[0].reason)
+        return Judgement("not_enough_info", ranked[:2], "no sentence in the corpus states this")
+
+    def supports(self, claim: str, evidence: Candidate, corpus: Corpus) -> bool:
+        """Does this one cited sentence (with its context) support the claim?"""
+        if claim.strip() == evidence.sentence.text.strip():
+            return True
+        question = analyse(claim, self.parser)
+        self.composer.score(question, [evidence], corpus)
+        return (
+            self.covers(question, evidence, corpus) is not None
+            and self.conflict(question, evidence, corpus) is None
+        )
+
+    def covers(self, claim: Question, c: Candidate, corpus: Corpus) -> float | None:
+        """The claim's coverage by this sentence when it carries the claim's terms, verb and names."""
+        leans = bool(c.context) and ExtractiveComposer.depends_on_context(c.sentence.text)
+        text = f"{c.context} {c.sentence.text}" if leans else c.sentence.text
+        coverage = self.composer.coverage(claim, text, corpus) * (0.9 if leans else 1.0)
+        if c.dense < 0.35 or coverage < self.support_coverage * (0.9 if leans else 1.0):
+            return None
+        context = f"{c.context} {c.sentence.text}"
+        present = set(stems(context))
+        root = _root_verb(claim.parse)
+        verb_ok = root is None or stem(root.text.lower()) in present | _LIGHT_VERBS or c.dense >= 0.75
+        names_ok = all(_mentioned(e, present, context) for e in claim.parse.ents if e.label_ in _ROLE_TYPES)
+        return coverage if verb_ok and names_ok else None
+
+    # -- consistency checks --------------------------------------------------------------------------
+    def conflict(self, claim: Question, c: Candidate, corpus: Corpus) -> Conflict | None:
+        present = set(stems(f"{c.context} {c.sentence.text}"))
+        evidence = self.parser(c.sentence.text)
+        for check in (self._swapped_entity, self._slot_mismatch, self._opposed, self._negated):
+            found = check(claim, evidence, present, corpus)
+            if found is not None:
+                return found
+        return None
+
+    def _rest(self, claim: Question, exclude: set[str], present: set[str], corpus: Corpus) -> float | None:
+        """Coverage of the claim's other terms: a contradiction needs the rest of the claim to match."""
+        rest = [t for t in claim.terms if t not in exclude]
+        covered = [t for t in rest if t in present]
+        weight = sum(corpus.idf(t) for t in rest) or 1.0
+        ratio = sum(corpus.idf(t) for t in covered) / weight
+        return ratio if len(covered) >= 2 and ratio >= 0.6 else None
+
+    def _swapped_entity(
+        self, claim: Question, evidence: Any, present: set[str], corpus: Corpus
+    ) -> Conflict | None:
+        root = _root_verb(claim.parse)
+        if root is not None and stem(root.text.lower()) not in _LIGHT_VERBS:
+            matches = [t for t in evidence if stem(t.text.lower()) == stem(root.text.lower())]
+            if not matches or all(_irrealis(t) for t in matches):
+                return None
+        claim_stems = set(stems(claim.text))
+        for ent in claim.parse.ents:
+            role = _ROLE_TYPES.get(ent.label_)
+            if role is None or (role == "date" and _RELATIVE_DATE.search(ent.text)):
+                continue
+            tokens = set(stems(ent.text))
+            if not tokens or _mentioned(ent, present, ""):
+                continue
+            others = [
+                e for e in evidence.ents
+                if _ROLE_TYPES.get(e.label_) == role and not set(stems(e.text)) <= claim_stems
+                and not (role == "date" and _RELATIVE_DATE.search(e.text))
+                and (root is not None or _slot(e) == _slot(ent))
+            ]  # fmt: skip
+            rest = self._rest(claim, tokens, present, corpus) if others else None
+            if rest is not None:
+                return Conflict(f"the corpus says {others[0].text}, not {ent.text}", rest)
+        return None
+
+    def _slot_mismatch(
+        self, claim: Question, evidence: Any, present: set[str], corpus: Corpus
+    ) -> Conflict | None:
+        verbs = [t for t in claim.parse if t.pos_ in {"VERB", "AUX"} and t.dep_ in {"ROOT", "relcl", "ccomp"}]
+        for verb in verbs:
+            verb_stem = stem(verb.text.lower())
+            for prep in (c for c in verb.children if c.dep_ in {"prep", "agent"}):
+                mine = _content(prep.subtree)
+                if not mine:
+                    continue
+                for other in (t for t in evidence if stem(t.text.lower()) == verb_stem and not _irrealis(t)):
+                    for oprep in (c for c in other.children if c.dep_ in {"prep", "agent"}):
+                        theirs = _content(oprep.subtree)
+                        if oprep.text.lower() != prep.text.lower() or not theirs or mine & theirs:
+                            continue
+                        rest = self._rest(claim, mine, present, corpus)
+                        if rest is not None:
+                            said = " ".join(t.text for t in oprep.subtree)
+                            return Conflict(f"the corpus says {other.text} {said}", rest)
+        return None
+
+    def _opposed(self, claim: Question, evidence: Any, present: set[str], corpus: Corpus) -> Conflict | None:
+        mine = {stem(t.text.lower()): t for t in claim.parse if t.pos_ in {"VERB", "NOUN", "ADJ"}}
+        for token in evidence:
+            s = stem(token.text.lower())
+            for m, claim_token in mine.items():
+                if s not in _OPPOSED.get(m, set()) or m in present or _irrealis(token):
+                    continue
+                rest = self._rest(claim, {m}, present, corpus)
+                if rest is not None:
+                    return Conflict(f"the corpus says {token.text}, not {claim_token.text}", rest)
+        return None
+
+    def _negated(self, claim: Question, evidence: Any, present: set[str], corpus: Corpus) -> Conflict | None:
+        if any(t.dep_ == "neg" or t.text.lower() in _NEGATIONS for t in claim.parse):
+            return None
+        terms = set(claim.terms)
+        for neg in (t for t in evidence if t.dep_ == "neg" or t.text.lower() in _NEGATIONS):
+            head = neg.head
+            scope = [head, head.head, *(c for c in head.children if c.dep_ in {"xcomp", "ccomp", "conj"})]
+            if not any(stem(t.text.lower()) in terms for t in scope):
+                continue
+            rest = self._rest(claim, set(), present, corpus)
+            if rest is not None:
+                return Conflict(f"the corpus says {neg.text} {head.text}", rest)
+        return None
+
+
+def _slot(ent: Any) -> tuple[str, str]:
+    root = ent.root
+    if root.dep_ == "pobj":
+        return ("pobj", root.head.text.lower())
+    return (root.dep_.replace("pass", ""), "")
+
+
+def _mentioned(ent: Any, present: set[str], context: str) -> bool:
+    """A name counts as mentioned by its last word (surnames) or as an acronym; dates and numbers whole."""
+    tokens = stems(ent.text)
+    if not tokens:
+        return True
+    if ent.label_ == "PERSON" and tokens[-1] in present:
+        return True
+    if all(t in present for t in tokens):
+        return True
+    text = ent.text.replace(".", "")
+    if text.isupper() and len(text) >= 2 and context:
+        initials = re.findall(r"\b[A-Z]", context)
+        return text in "".join(initials)
+    return False
