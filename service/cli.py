@@ -120,11 +120,39 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
     return EXIT_OK
 
 
-# -- registry: add new subcommands here (e.g. "eval": Command("score an eval set", _eval_arguments, _eval))
+# -- verity eval FILE ----------------------------------------------------------------------------------
+def _eval_arguments(parser: argparse.ArgumentParser, settings: Settings) -> None:
+    parser.add_argument("file", type=Path, help="an eval set (JSONL, the format of seeds/eval.jsonl)")
+    parser.add_argument("--json", type=Path, metavar="OUT", help="also write the summary and rows as JSON")
+    parser.add_argument("--show", action="store_true", help="print every item's outcome")
+
+
+def _eval(args: argparse.Namespace, settings: Settings) -> int:
+    import json
+
+    from service import evaluation
+
+    if not args.file.is_file():
+        raise BadRequest(f"{args.file}: no such eval set")
+    items = evaluation.load_items(args.file)
+    report = evaluation.run(_verity(settings), items)
+    if args.show:
+        for row in report.rows:
+            mark = "ok " if row["ok"] else "XX "
+            print(mark, row["id"], row["got"], "|", row["text"], "|", str(row.get("answer", ""))[:200])
+    summary = report.summary()
+    print(evaluation.table(summary))
+    if args.json:
+        args.json.write_text(json.dumps({"summary": summary, "rows": report.rows}, indent=1))
+    return EXIT_OK
+
+
+# -- registry: add new subcommands here
 COMMANDS: dict[str, Command] = {
     "index": Command("index a file or folder of articles into the store", _index_arguments, _index),
     "ask": Command("ask a question and print the cited answer", _ask_arguments, _ask),
     "serve": Command("serve the HTTP API with uvicorn", _serve_arguments, _serve),
+    "eval": Command("score an eval set through the pipeline", _eval_arguments, _eval),
 }
 
 

@@ -19,7 +19,7 @@ from service.extractive import Candidate, Composition, ExtractiveComposer
 from service.premise import presuppositions
 from service.question import AnswerType, Question, analyse
 from service.retrieval import HybridRetriever
-from service.schemas import AskResponse, Citation, Claim, Refusal, Turn
+from service.schemas import AskResponse, Citation, Claim, Refusal, Turn, VerifyResponse
 from service.text import Parser
 from service.verifier import Judgement, Verifier
 
@@ -88,6 +88,10 @@ class Verity:
             raise NotFound(f"no document with id {document_id!r}")
         return found
 
+    def document_text(self, document_id: str) -> str | None:
+        found = self.store.get_document(document_id)
+        return found.document.text if found else None
+
     def warm_up(self) -> None:
         self.retriever.refresh(force=True)
         self.ask("warm up")
@@ -108,7 +112,7 @@ class Verity:
         except (ConnectionError, OSError) as exc:
             raise StoreUnavailable(f"the vector store is unavailable: {exc}") from exc
         ms = round(1000 * (time.perf_counter() - started), 1)
-        log.info("ask", extra={"status": response.status, "ms": ms})
+        log.debug("ask", extra={"status": response.status, "ms": ms})
         return response
 
     def _check_text(self, text: str, what: str) -> str:
@@ -149,6 +153,18 @@ class Verity:
                     refusal=Refusal(reason="insufficient_evidence", message=message),
                 )
         return None
+
+    def verify(self, claim: str) -> VerifyResponse:
+        """POST /v1/verify: the verdict on a claim, with the sentences it rests on."""
+        judgement = self.judge(claim)
+        cited = _Cited([])
+        for c in judgement.evidence:
+            self._cite(cited, c)
+        return VerifyResponse(
+            verdict=judgement.verdict,  # type: ignore[arg-type]
+            evidence=cited.items,
+            explanation=judgement.explanation,
+        )
 
     def judge(self, claim: str) -> Judgement:
         """Verify a claim against evidence retrieved for it."""

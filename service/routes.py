@@ -14,7 +14,16 @@ from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
 from service.deps import StateDep, VerityDep
-from service.schemas import AskRequest, AskResponse, DocumentOut, DocumentSummary, ErrorBody, Health
+from service.schemas import (
+    AskRequest,
+    AskResponse,
+    DocumentOut,
+    DocumentSummary,
+    ErrorBody,
+    Health,
+    VerifyRequest,
+    VerifyResponse,
+)
 
 if TYPE_CHECKING:
     from index.store import StoredDocument
@@ -34,6 +43,12 @@ router = APIRouter()
 def ask(request: AskRequest, verity: VerityDep) -> AskResponse:
     """Answer a question from the corpus, citing exact sentences, or refuse (still a 200)."""
     return verity.ask(request.question, request.history)
+
+
+@router.post("/v1/verify", response_model=VerifyResponse, responses=_ERRORS, tags=["answering"])
+def verify(request: VerifyRequest, verity: VerityDep) -> VerifyResponse:
+    """Check a claim against the corpus: supported, refuted or not_enough_info, with evidence."""
+    return verity.verify(request.claim)
 
 
 @router.get("/v1/documents", response_model=list[DocumentSummary], responses=_ERRORS, tags=["corpus"])

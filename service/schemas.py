@@ -9,6 +9,14 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 MAX_QUESTION_CHARS = 2000
 
 
+def _plain_text(value: str, what: str) -> str:
+    if not value.strip():
+        raise ValueError(f"{what} must not be empty")
+    if any(ord(c) < 32 and c not in "\t\n\r" for c in value):
+        raise ValueError(f"{what} must not contain control characters")
+    return value.strip()
+
+
 class Turn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     role: Literal["user", "assistant"]
@@ -23,11 +31,17 @@ class AskRequest(BaseModel):
     @field_validator("question")
     @classmethod
     def _not_blank(cls, value: str) -> str:
-        if not value.strip():
-            raise ValueError("question must not be empty")
-        if any(ord(c) < 32 and c not in "\t\n\r" for c in value):
-            raise ValueError("question must not contain control characters")
-        return value.strip()
+        return _plain_text(value, "question")
+
+
+class VerifyRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    claim: str = Field(max_length=MAX_QUESTION_CHARS)
+
+    @field_validator("claim")
+    @classmethod
+    def _not_blank(cls, value: str) -> str:
+        return _plain_text(value, "claim")
 
 
 class Citation(BaseModel):
@@ -65,6 +79,12 @@ class AskResponse(BaseModel):
     conflicts: list[Conflict] = Field(default_factory=list)
     resolved_question: str | None = None
     answerer: str = "extractive"
+
+
+class VerifyResponse(BaseModel):
+    verdict: Literal["supported", "refuted", "not_enough_info"]
+    evidence: list[Citation]
+    explanation: str
 
 
 class DocumentSummary(BaseModel):
