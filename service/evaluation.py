@@ -87,7 +87,9 @@ def run(pipeline: Pipeline, items: list[dict[str, Any]]) -> Report:
             verdict = pipeline.verify(it["claim"]).verdict
             report.latency.append(time.perf_counter() - started)
             report.mark("claim_correct", verdict == it["label"])
-            report.rows.append({"id": it["id"], "ok": verdict == it["label"], "got": verdict, "text": it["claim"]})
+            report.rows.append(
+                {"id": it["id"], "ok": verdict == it["label"], "got": verdict, "text": it["claim"]}
+            )
             continue
         history = [Turn(**t) for t in it.get("history", [])]
         r = pipeline.ask(it["question"], history)
@@ -100,12 +102,14 @@ def run(pipeline: Pipeline, items: list[dict[str, Any]]) -> Report:
             report.mark("answer_correct", ok)
             if not refused:
                 for c in r.citations:
-                    text = pipeline.document_text(c.document_id)
-                    report.mark("cite_valid", bool(text) and bool(c.text) and text[c.start : c.end] == c.text)
+                    text = pipeline.document_text(c.document_id) or ""
+                    report.mark("cite_valid", bool(c.text) and text[c.start : c.end] == c.text)
                 cited = " ".join(c.text for c in r.citations)
                 hit = [g for g in it["must"] if group_hit(r.answer, g)]
                 report.mark("cite_support", bool(r.citations) and all(group_hit(cited, g) for g in hit))
-                report.mark("cite_gold", any(c.document_id.startswith(tuple(it["docs"])) for c in r.citations))
+                report.mark(
+                    "cite_gold", any(c.document_id.startswith(tuple(it["docs"])) for c in r.citations)
+                )
                 if it.get("conflict"):
                     report.mark("conflict_surfaced", all(group_hit(r.answer, g) for g in it["conflict"]))
         elif it["kind"] == "unanswerable":
@@ -115,7 +119,9 @@ def run(pipeline: Pipeline, items: list[dict[str, Any]]) -> Report:
             corrected = refused and all(group_hit(r.answer, g) for g in it.get("correction", []))
             report.mark("fp_corrected", corrected)
             ok = corrected
-        report.rows.append({"id": it["id"], "ok": ok, "got": r.status, "text": it["question"], "answer": r.answer})
+        report.rows.append(
+            {"id": it["id"], "ok": ok, "got": r.status, "text": it["question"], "answer": r.answer}
+        )
     return report
 
 

@@ -61,6 +61,19 @@ _ENTITY_LABELS = {
 }
 
 
+_DAY = re.compile(rf"\b(?P<month>{_MONTH})\.? (?P<day>\d{{1,2}})(st|nd|rd|th)?\b")
+
+
+def _values(question: Question, text: str) -> set[str]:
+    """The specific values a sentence gives for a when / how-many question (day-level dates, numbers)."""
+    if question.answer_type is AnswerType.DATE:
+        return {f"{m.group('month')[:3].lower()} {int(m.group('day'))}" for m in _DAY.finditer(text)}
+    if question.answer_type is AnswerType.NUMBER:
+        asked = set(re.findall(r"\d+", question.text))
+        return {n for n in re.findall(r"\d[\d,]*", text) if n not in asked}
+    return set()
+
+
 @dataclass
 class Candidate:
     passage_id: str
@@ -87,6 +100,7 @@ class Composition:
     sentences: list[Candidate]
     refusal: str | None = None  # "out_of_scope" | "insufficient_evidence"
     best: Candidate | None = None
+    disagreements: list[Candidate] = field(default_factory=list)  # give a different value than `best`
 
 
 class ExtractiveComposer:
@@ -212,7 +226,34 @@ class ExtractiveComposer:
             chosen.append(c)
             shown.update([c.key, *(d.key for d in c.corroborating)])
         chosen = self._with_continuations(chosen, candidates, shown)
-        return Composition(self._in_reading_order(chosen, candidates), None, top)
+        disagreements = self._disagreements(question, top, eligible)
+        for c in disagreements:
+            if c.key not in shown:
+                chosen.append(c)
+                shown.update([c.key, *(d.key for d in c.corroborating)])
+        return Composition(self._in_reading_order(chosen, candidates), None, top, disagreements)
+
+    def _disagreements(
+        self, question: Question, top: Candidate, eligible: list[Candidate]
+    ) -> list[Candidate]:
+        """Sentences from other documents, about the same thing, that give a different date or number."""
+        mine = _values(question, top.sentence.text)
+        if not mine:
+            return []
+        out: list[Candidate] = []
+        for c in eligible:
+            if c.passage.document_id == top.passage.document_id or c in top.corroborating:
+                continue
+            if c.score < top.score - 2.5 * self.settings.keep_within or c.coverage < 0.6:
+                continue
+            theirs = _values(question, c.sentence.text)
+            if (
+                theirs
+                and not theirs & mine
+                and all(not theirs & _values(question, o.sentence.text) for o in out)
+            ):
+                out.append(c)
+        return out
 
     def _with_continuations(
         self, chosen: list[Candidate], candidates: list[Candidate], shown: set[tuple[str, int]]

@@ -19,7 +19,7 @@ from service.extractive import Candidate, Composition, ExtractiveComposer
 from service.premise import presuppositions
 from service.question import AnswerType, Question, analyse
 from service.retrieval import HybridRetriever
-from service.schemas import AskResponse, Citation, Claim, Refusal, Turn, VerifyResponse
+from service.schemas import AskResponse, Citation, Claim, Conflict, Refusal, Turn, VerifyResponse
 from service.text import Parser
 from service.verifier import Judgement, Verifier
 
@@ -125,7 +125,7 @@ class Verity:
 
     def _check_premises(self, question: str) -> AskResponse | None:
         """Refuse when what the question takes for granted is contradicted (or, if essential, unsupported)."""
-        for premise in presuppositions(question):
+        for premise in presuppositions(question, self.parser):
             judgement = self.verifier.verify(
                 premise.statement, self.retriever.retrieve(premise.statement), self.retriever.corpus
             )
@@ -143,13 +143,18 @@ class Verity:
                     refusal=Refusal(reason="false_premise", message=message),
                 )
             if judgement.verdict == "not_enough_info" and premise.strong:
+                cited = _Cited([])
+                related = [c for c in judgement.evidence if c.dense >= 0.5]
+                quoted = " ".join(f"{c.sentence.text} [{self._cite(cited, c)}]" for c in related)
                 message = (
                     "The question assumes something the articles do not say "
                     f"(“{premise.statement.rstrip('.')}”), so Verity cannot answer it."
+                    + (f" The closest they come: {quoted}" if quoted else "")
                 )
                 return AskResponse(
                     status="refused",
                     answer=message,
+                    citations=cited.items,
                     refusal=Refusal(reason="insufficient_evidence", message=message),
                 )
         return None
@@ -188,6 +193,10 @@ class Verity:
         parts: list[str] = []
         claims: list[Claim] = []
         shown: set[tuple[str, int]] = set()
+        disputed = {c.key for c in composition.disagreements}
+        if disputed and composition.best is not None:
+            disputed.add(composition.best.key)
+            parts.append("The sources disagree on this.")
         for c in composition.sentences:
             if self.composer.needs_previous(c) and c.previous is not None:
                 key = (c.passage.document_id, c.previous.start)
@@ -199,15 +208,27 @@ class Verity:
             shown.add(c.key)
             numbers = [self._cite(cited, c)] + [self._cite(cited, d) for d in c.corroborating]
             markers = "".join(f"[{n}]" for n in dict.fromkeys(numbers))
-            parts.append(f"{c.sentence.text} {markers}")
+            said = (
+                f"According to “{c.passage.title}”: {c.sentence.text}"
+                if c.key in disputed
+                else c.sentence.text
+            )
+            parts.append(f"{said} {markers}")
             claims.append(
                 Claim(text=c.sentence.text, citations=list(dict.fromkeys(numbers)), verdict="supported")
+            )
+        conflicts = []
+        if disputed and composition.best is not None:
+            sides = [composition.best, *composition.disagreements]
+            conflicts.append(
+                Conflict(about=question.text, claims=[f"{c.passage.title}: {c.sentence.text}" for c in sides])
             )
         return AskResponse(
             status="answered",
             answer=" ".join(parts),
             citations=cited.items,
             claims=claims,
+            conflicts=conflicts,
             resolved_question=question.text,
         )
 

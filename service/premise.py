@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Any
 
 _AUX = r"(did|does|do|was|were|is|are|has|have|had|would|could|will)"
 _GIVEN = re.compile(
@@ -15,9 +16,9 @@ _GIVEN = re.compile(
     r"(?P<premise>[^,?]{12,}),\s*(?P<rest>.+)$",
     re.I,
 )
-_WHY = re.compile(rf"^(why|how come)\s+({_AUX}\s+)?(?P<clause>.+)$", re.I)
+_WHY = re.compile(r"^(why|how come)\s+(?P<clause>.+)$", re.I)
 _HOW_MANY = re.compile(r"^how (many|much)\s+(?P<clause>.+)$", re.I)
-_WH_AUX = re.compile(rf"^(when|where|how|what year|in what year|which year)\s+{_AUX}\s+(?P<clause>.+)$", re.I)
+_WH_AUX = re.compile(rf"^(when|where|how|what year|in what year|which year)\s+(?P<clause>{_AUX}\s+.+)$", re.I)
 
 
 @dataclass(frozen=True)
@@ -26,7 +27,8 @@ class Presupposition:
     strong: bool  # the question makes no sense unless this holds (why-questions, stated premises)
 
 
-def presuppositions(question: str) -> list[Presupposition]:
+def presuppositions(question: str, parse: Any = None) -> list[Presupposition]:
+    """`parse` (a callable returning a spaCy Doc) lets "did X do Y" become the statement "X did do Y"."""
     q = re.sub(r"\s+", " ", question.strip()).rstrip("?.! ").strip()
     found: list[Presupposition] = []
     given = _GIVEN.match(q)
@@ -38,6 +40,24 @@ def presuppositions(question: str) -> list[Presupposition]:
         if m:
             clause = m.group("clause").strip()
             if len(clause.split()) >= 3:
-                found.append(Presupposition(clause[0].upper() + clause[1:] + ".", strong))
+                statement = _declarative(clause, parse) if parse is not None else clause
+                found.append(Presupposition(statement[0].upper() + statement[1:] + ".", strong))
             break
     return found
+
+
+def _declarative(clause: str, parse: Any) -> str:
+    """ "did Trump fire Pompeo" -> "Trump did fire Pompeo"; "was he killed" -> "he was killed"."""
+    first = clause.split(" ", 1)[0]
+    if not re.fullmatch(_AUX, first, re.I):
+        return clause
+    doc = parse(f"Why {clause}?")  # parsed as the question it came from: spaCy handles the inversion
+    subject = next((t for t in doc if t.dep_ in {"nsubj", "nsubjpass"} and t.left_edge.i == 2), None)
+    if subject is not None:
+        right = subject.right_edge.i + 1
+    else:  # the small parser misreads "did Trump fire" as a noun compound: fall back on a named subject
+        named = next((e for e in doc.ents if e.start == 2), None)
+        if named is None:
+            return clause
+        right = named.end
+    return f"{doc[2:right].text} {first.lower()} {doc[right:].text}".rstrip("?").strip()
