@@ -37,7 +37,8 @@ test: lint
 	$(BIN)/pytest
 
 eval: $(STAMP)
-	$(BIN)/verity eval ../shared/eval/dev.jsonl
+	$(BIN)/verity eval seeds/eval-dev.jsonl
+	$(BIN)/verity eval seeds/eval.jsonl
 
 clean:
 	rm -rf data test-output

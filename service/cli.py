@@ -120,6 +120,23 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
     return EXIT_OK
 
 
+# -- verity verify "claim" ---------------------------------------------------------------------------
+def _verify_arguments(parser: argparse.ArgumentParser, settings: Settings) -> None:
+    parser.add_argument("claim", help="a statement to check against the corpus")
+    parser.add_argument("--json", action="store_true", help="print the response as JSON")
+
+
+def _verify(args: argparse.Namespace, settings: Settings) -> int:
+    result = _verity(settings).verify(args.claim)
+    if args.json:
+        print(result.model_dump_json(indent=2))
+        return EXIT_OK
+    print(f"{result.verdict}: {result.explanation}")
+    for c in result.evidence:
+        print(f"  [{c.id}] {c.title} — “{c.text}”")
+    return EXIT_OK
+
+
 # -- verity eval FILE ----------------------------------------------------------------------------------
 def _eval_arguments(parser: argparse.ArgumentParser, settings: Settings) -> None:
     parser.add_argument("file", type=Path, help="an eval set (JSONL, the format of seeds/eval.jsonl)")
@@ -152,6 +169,7 @@ COMMANDS: dict[str, Command] = {
     "index": Command("index a file or folder of articles into the store", _index_arguments, _index),
     "ask": Command("ask a question and print the cited answer", _ask_arguments, _ask),
     "serve": Command("serve the HTTP API with uvicorn", _serve_arguments, _serve),
+    "verify": Command("check a claim against the corpus", _verify_arguments, _verify),
     "eval": Command("score an eval set through the pipeline", _eval_arguments, _eval),
 }
 

@@ -236,7 +236,9 @@ class ExtractiveComposer:
     def _disagreements(
         self, question: Question, top: Candidate, eligible: list[Candidate]
     ) -> list[Candidate]:
-        """Sentences from other documents, about the same thing, that give a different date or number."""
+        """Sentences from different documents, about the same thing, that give different dates or numbers
+        (the first is the best-scoring sentence that gives one); empty when they agree."""
+        top = next((c for c in eligible if _values(question, c.sentence.text)), top)
         mine = _values(question, top.sentence.text)
         if not mine:
             return []
@@ -244,7 +246,7 @@ class ExtractiveComposer:
         for c in eligible:
             if c.passage.document_id == top.passage.document_id or c in top.corroborating:
                 continue
-            if c.score < top.score - 2.5 * self.settings.keep_within or c.coverage < 0.6:
+            if c.score < top.score - 2.5 * self.settings.keep_within or c.coverage < 0.5:
                 continue
             theirs = _values(question, c.sentence.text)
             if (
@@ -253,7 +255,7 @@ class ExtractiveComposer:
                 and all(not theirs & _values(question, o.sentence.text) for o in out)
             ):
                 out.append(c)
-        return out
+        return [top, *out] if out else []
 
     def _with_continuations(
         self, chosen: list[Candidate], candidates: list[Candidate], shown: set[tuple[str, int]]

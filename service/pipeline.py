@@ -194,8 +194,7 @@ class Verity:
         claims: list[Claim] = []
         shown: set[tuple[str, int]] = set()
         disputed = {c.key for c in composition.disagreements}
-        if disputed and composition.best is not None:
-            disputed.add(composition.best.key)
+        if disputed:
             parts.append("The sources disagree on this.")
         for c in composition.sentences:
             if self.composer.needs_previous(c) and c.previous is not None:
@@ -218,8 +217,8 @@ class Verity:
                 Claim(text=c.sentence.text, citations=list(dict.fromkeys(numbers)), verdict="supported")
             )
         conflicts = []
-        if disputed and composition.best is not None:
-            sides = [composition.best, *composition.disagreements]
+        if disputed:
+            sides = composition.disagreements
             conflicts.append(
                 Conflict(about=question.text, claims=[f"{c.passage.title}: {c.sentence.text}" for c in sides])
             )

@@ -1,4 +1,4 @@
-"""Request and response models of the HTTP API: the contract in DESIGN.md."""
+"""Request and response models of the HTTP API (the response contract is described in the README)."""
 
 from __future__ import annotations
 

@@ -23,6 +23,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from index.documents import Passage, Sentence
 from service.extractive import Candidate, ExtractiveComposer
 from service.question import Question, analyse
 from service.retrieval import Corpus, Hit
@@ -40,6 +41,7 @@ _OPPOSITES: list[tuple[str, str]] = [
     ("win", "lose"),
     ("confirm admit acknowledge", "deny"),
     ("resign quit", "fire dismiss"),
+    ("kill", "injure wound spare"),
 ]
 _OPPOSED: dict[str, set[str]] = {}
 for _a, _b in _OPPOSITES:
@@ -47,6 +49,29 @@ for _a, _b in _OPPOSITES:
         _OPPOSED.setdefault(stem(_x), set()).update(stem(y) for y in _b.split())
     for _x in _b.split():
         _OPPOSED.setdefault(stem(_x), set()).update(stem(y) for y in _a.split())
+
+_SYNONYMS = [
+    "authorize authorise order approve direct sanction greenlight",
+    "kill assassinate eliminate murder slay",
+    "fire launch shoot",
+    "say tell state report claim",
+    "attack strike hit bomb target",
+    "urge press push prod encourage",
+    "reject refuse decline",
+    "expel kick oust",
+]
+_SAME: dict[str, set[str]] = {}
+for _group in _SYNONYMS:
+    _stems = {stem(w) for w in _group.split()}
+    for _x in _stems:
+        _SAME.setdefault(_x, set()).update(_stems)
+
+
+def same_verb(a: str, b: str) -> bool:
+    """The same predicate: the same stem, or near-synonyms in news usage (order/authorize)."""
+    sa, sb = stem(a.lower()), stem(b.lower())
+    return sa == sb or sb in _SAME.get(sa, set())
+
 
 _NEGATIONS = {"not", "n't", "never", "no", "none", "neither", "nor", "without"}
 _ROLE_TYPES = {
@@ -91,8 +116,12 @@ def _root_verb(doc: Any) -> Any:
 
 def _irrealis(token: Any) -> bool:
     """The verb is planned, attempted or hypothetical ("a plot to assassinate"), not reported as done."""
-    seen = [token.head, token.head.head, *token.children]
-    return any(stem(t.text.lower()) in _IRREALIS for t in seen if t is not token)
+    if (
+        token.dep_ in {"xcomp", "acl", "ccomp", "pcomp", "advcl"}
+        and stem(token.head.text.lower()) in _IRREALIS
+    ):
+        return True
+    return any(c.dep_ == "aux" and stem(c.text.lower()) in _IRREALIS for c in token.children)
 
 
 def _content(tokens: Any) -> set[str]:
@@ -111,6 +140,17 @@ class Verifier:
     def verify(self, claim: str, hits: list[Hit], corpus: Corpus) -> Judgement:
         question = analyse(claim, self.parser)
         candidates = self.composer.candidates(hits, corpus)
+        self.composer.score(question, candidates, corpus)
+        return self.judge(question, candidates, corpus)
+
+    def check(self, claim: str, sentences: list[str], corpus: Corpus) -> Judgement:
+        """Verify a claim against given evidence sentences (not retrieved): one sentence per passage."""
+        question = analyse(claim, self.parser)
+        candidates = []
+        for i, text in enumerate(sentences):
+            sentence = Sentence(text, 0, len(text))
+            passage = Passage("given", "given", i, [sentence], text, paragraph=i)
+            candidates.append(Candidate(f"given:{i}", passage, sentence, 0, None))
         self.composer.score(question, candidates, corpus)
         return self.judge(question, candidates, corpus)
 
@@ -154,10 +194,15 @@ class Verifier:
         coverage = self.composer.coverage(claim, text, corpus) * (0.9 if leans else 1.0)
         if c.dense < 0.35 or coverage < self.support_coverage * (0.9 if leans else 1.0):
             return None
-        context = f"{c.context} {c.sentence.text}"
+        context = text
         present = set(stems(context))
         root = _root_verb(claim.parse)
-        verb_ok = root is None or stem(root.text.lower()) in present | _LIGHT_VERBS or c.dense >= 0.75
+        verb_ok = (
+            root is None
+            or stem(root.text.lower()) in _LIGHT_VERBS
+            or any(same_verb(root.text, w) for w in context.split())
+            or c.dense >= 0.75
+        )
         names_ok = all(_mentioned(e, present, context) for e in claim.parse.ents if e.label_ in _ROLE_TYPES)
         return coverage if verb_ok and names_ok else None
 
@@ -165,7 +210,8 @@ class Verifier:
     def conflict(self, claim: Question, c: Candidate, corpus: Corpus) -> Conflict | None:
         present = set(stems(f"{c.context} {c.sentence.text}"))
         evidence = self.parser(c.sentence.text)
-        for check in (self._swapped_entity, self._slot_mismatch, self._opposed, self._negated):
+        checks = (self._swapped_entity, self._swapped_role, self._slot_mismatch, self._opposed, self._negated)
+        for check in checks:
             found = check(claim, evidence, present, corpus)
             if found is not None:
                 return found
@@ -174,7 +220,7 @@ class Verifier:
     def _rest(self, claim: Question, exclude: set[str], present: set[str], corpus: Corpus) -> float | None:
         """Coverage of the claim's other terms: a contradiction needs the rest of the claim to match."""
         rest = [t for t in claim.terms if t not in exclude]
-        covered = [t for t in rest if t in present]
+        covered = [t for t in rest if t in present or _SAME.get(t, set()) & present]
         weight = sum(corpus.idf(t) for t in rest) or 1.0
         ratio = sum(corpus.idf(t) for t in covered) / weight
         return ratio if len(covered) >= 2 and ratio >= 0.6 else None
@@ -184,7 +230,7 @@ class Verifier:
     ) -> Conflict | None:
         root = _root_verb(claim.parse)
         if root is not None and stem(root.text.lower()) not in _LIGHT_VERBS:
-            matches = [t for t in evidence if stem(t.text.lower()) == stem(root.text.lower())]
+            matches = [t for t in evidence if t.pos_ == "VERB" and same_verb(root.text, t.text)]
             if not matches or all(_irrealis(t) for t in matches):
                 return None
         claim_stems = set(stems(claim.text))
@@ -201,9 +247,38 @@ class Verifier:
                 and not (role == "date" and _RELATIVE_DATE.search(e.text))
                 and (root is not None or _slot(e) == _slot(ent))
             ]  # fmt: skip
+            others.sort(
+                key=lambda e: _slot(e) != _slot(ent)
+            )  # the same slot first: "in Baghdad" for "in Tehran"
             rest = self._rest(claim, tokens, present, corpus) if others else None
             if rest is not None:
                 return Conflict(f"the corpus says {others[0].text}, not {ent.text}", rest)
+        return None
+
+    def _swapped_role(
+        self, claim: Question, evidence: Any, present: set[str], corpus: Corpus
+    ) -> Conflict | None:
+        """Who did what: the same verb, a different named subject or object ("Jones approved", not Smith)."""
+        root = _root_verb(claim.parse)
+        if root is None:
+            return None
+        verbs = [t for t in evidence if same_verb(root.text, t.text) and not _irrealis(t)]
+        for role in ({"nsubj", "agent"}, {"dobj", "nsubjpass"}):
+            mine = next((c for c in root.children if c.dep_ in role and c.pos_ == "PROPN"), None)
+            if mine is None:
+                continue
+            mine_text = " ".join(t.text for t in mine.subtree)
+            fillers = [
+                " ".join(t.text for t in c.subtree)
+                for v in verbs
+                for c in v.children
+                if c.dep_ in role and c.pos_ == "PROPN"
+            ]
+            if not fillers or any(set(stems(f)) & set(stems(mine_text)) for f in fillers):
+                continue
+            rest = self._rest(claim, set(stems(mine_text)), present, corpus)
+            if rest is not None:
+                return Conflict(f"the corpus says {fillers[0]}, not {mine_text}", rest)
         return None
 
     def _slot_mismatch(
@@ -211,12 +286,11 @@ class Verifier:
     ) -> Conflict | None:
         verbs = [t for t in claim.parse if t.pos_ in {"VERB", "AUX"} and t.dep_ in {"ROOT", "relcl", "ccomp"}]
         for verb in verbs:
-            verb_stem = stem(verb.text.lower())
             for prep in (c for c in verb.children if c.dep_ in {"prep", "agent"}):
                 mine = _content(prep.subtree)
                 if not mine:
                     continue
-                for other in (t for t in evidence if stem(t.text.lower()) == verb_stem and not _irrealis(t)):
+                for other in (t for t in evidence if same_verb(verb.text, t.text) and not _irrealis(t)):
                     for oprep in (c for c in other.children if c.dep_ in {"prep", "agent"}):
                         theirs = _content(oprep.subtree)
                         if oprep.text.lower() != prep.text.lower() or not theirs or mine & theirs:
@@ -229,10 +303,11 @@ class Verifier:
 
     def _opposed(self, claim: Question, evidence: Any, present: set[str], corpus: Corpus) -> Conflict | None:
         mine = {stem(t.text.lower()): t for t in claim.parse if t.pos_ in {"VERB", "NOUN", "ADJ"}}
+        said = set(stems(evidence.text))
         for token in evidence:
             s = stem(token.text.lower())
             for m, claim_token in mine.items():
-                if s not in _OPPOSED.get(m, set()) or m in present or _irrealis(token):
+                if s not in _OPPOSED.get(m, set()) or m in said or _irrealis(token):
                     continue
                 rest = self._rest(claim, {m}, present, corpus)
                 if rest is not None:
