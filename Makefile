@@ -29,8 +29,8 @@ run: index
 	$(BIN)/verity serve
 
 lint: $(STAMP)
-	$(BIN)/ruff check service index tests
-	$(BIN)/ruff format --check service index tests
+	$(BIN)/ruff check service index tests scripts
+	$(BIN)/ruff format --check service index tests scripts
 	$(BIN)/mypy service index
 
 test: lint

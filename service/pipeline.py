@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
 from index.documents import Document, Sentence
 from index.embed import Embedder
@@ -33,6 +35,14 @@ _KIND_WORDS = {
     AnswerType.AGE: "the age asked for",
     AnswerType.PLACE: "where it happened",
 }
+
+
+@dataclass(frozen=True)
+class StreamEvent:
+    """One server-sent event: `sentence` ({index, text, citations}) or `done` (the full AskResponse)."""
+
+    event: str
+    data: dict[str, Any]
 
 
 @dataclass
@@ -114,6 +124,17 @@ class Verity:
         ms = round(1000 * (time.perf_counter() - started), 1)
         log.debug("ask", extra={"status": response.status, "ms": ms})
         return response
+
+    def ask_stream(self, question: str, history: list[Turn] | None = None) -> Iterator[StreamEvent]:
+        """The answer as events: each verified sentence as it is ready, then the full response.
+
+        Only sentences that passed verification are ever yielded; a refusal yields no sentence events.
+        """
+        response = self.ask(question, history)
+        if response.status == "answered":
+            for i, claim in enumerate(response.claims):
+                yield StreamEvent("sentence", {"index": i, "text": claim.text, "citations": claim.citations})
+        yield StreamEvent("done", response.model_dump())
 
     def _check_text(self, text: str, what: str) -> str:
         text = text.strip()
