@@ -8,7 +8,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from index.documents import Document, Sentence
@@ -18,11 +18,12 @@ from index.store import ChromaStore, StoredDocument, connect
 from service.config import Settings
 from service.errors import BadRequest, NotFound, StoreUnavailable
 from service.extractive import Candidate, Composition, ExtractiveComposer
+from service.followup import resolve
 from service.premise import presuppositions
 from service.question import AnswerType, Question, analyse
 from service.retrieval import HybridRetriever
 from service.schemas import AskResponse, Citation, Claim, Conflict, Refusal, Turn, VerifyResponse
-from service.text import Parser
+from service.text import Parser, stems
 from service.verifier import Judgement, Verifier
 
 log = logging.getLogger("verity")
@@ -110,7 +111,12 @@ class Verity:
     def ask(self, question: str, history: list[Turn] | None = None) -> AskResponse:
         question = self._check_text(question, "question")
         started = time.perf_counter()
+        asked = question
+        question = resolve(question, history or [], self.parser)
         analysed = analyse(question, self.parser)
+        if question != asked:  # words brought in from the conversation were found there: not "absent"
+            own = set(stems(asked))
+            analysed = replace(analysed, nouns=tuple(n for n in analysed.nouns if n in own))
         try:
             refusal = self._check_premises(question)
             if refusal is not None:
