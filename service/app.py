@@ -23,7 +23,10 @@ from index.loaders import load_documents
 from service.config import Settings
 from service.deps import AppState
 from service.errors import VerityError
+from service.openai_api import router as openai_router
 from service.routes import router
+from service.slack import http_enabled as slack_http_enabled
+from service.web import router as web_router
 
 if TYPE_CHECKING:  # importing the pipeline takes seconds: `_start` does it, after the server listens
     from service.pipeline import Verity
@@ -62,10 +65,16 @@ def create_app(settings: Settings | None = None, verity: Verity | None = None) -
     app.state.settings = settings
     app.state.verity_state = state
     app.include_router(router)
+    app.include_router(openai_router)
+    app.include_router(web_router)
     app.add_exception_handler(VerityError, _verity_error)  # type: ignore[arg-type]
     app.add_exception_handler(RequestValidationError, _validation_error)  # type: ignore[arg-type]
     app.add_exception_handler(StarletteHTTPException, _http_error)  # type: ignore[arg-type]
     app.add_exception_handler(Exception, _internal_error)
+    if slack_http_enabled(settings):  # POST /slack/events exists only when Slack is configured
+        from service.slack.http import mount_slack
+
+        mount_slack(app, settings, state)
     return app
 
 

@@ -164,6 +164,39 @@ def _eval(args: argparse.Namespace, settings: Settings) -> int:
     return EXIT_OK
 
 
+# -- verity slack -------------------------------------------------------------------------------------
+def _slack_arguments(parser: argparse.ArgumentParser, settings: Settings) -> None:
+    parser.epilog = (
+        "Needs VERITY_SLACK_BOT_TOKEN (xoxb-...) and VERITY_SLACK_APP_TOKEN (xapp-..., connections:write); "
+        "see the README's Slack section."
+    )
+
+
+def _slack(args: argparse.Namespace, settings: Settings) -> int:
+    missing = [
+        name
+        for name, value in (
+            ("VERITY_SLACK_BOT_TOKEN", settings.slack_bot_token),
+            ("VERITY_SLACK_APP_TOKEN", settings.slack_app_token),
+        )
+        if value is None or not value.get_secret_value()
+    ]
+    if missing:
+        print(f"verity slack: set {' and '.join(missing)} (see the README's Slack section)", file=sys.stderr)
+        return EXIT_USAGE
+    from index.loaders import load_documents
+    from service.slack.socket_mode import socket_mode_handler
+
+    verity = _verity(settings)
+    if verity.store.count() == 0:
+        log.info("the store is empty: indexing %s", settings.corpus_dir)
+        verity.index(load_documents(settings.corpus_dir), prune=False, progress=sys.stderr.isatty())
+    verity.warm_up()
+    log.info("connecting to Slack in Socket Mode")
+    socket_mode_handler(settings, verity).start()  # type: ignore[no-untyped-call]  # blocks until stopped
+    return EXIT_OK
+
+
 # -- registry: add new subcommands here
 COMMANDS: dict[str, Command] = {
     "index": Command("index a file or folder of articles into the store", _index_arguments, _index),
@@ -171,6 +204,7 @@ COMMANDS: dict[str, Command] = {
     "serve": Command("serve the HTTP API with uvicorn", _serve_arguments, _serve),
     "verify": Command("check a claim against the corpus", _verify_arguments, _verify),
     "eval": Command("score an eval set through the pipeline", _eval_arguments, _eval),
+    "slack": Command("run the Slack bot in Socket Mode (no public URL needed)", _slack_arguments, _slack),
 }
 
 

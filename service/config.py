@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -51,3 +51,23 @@ class Settings(BaseSettings):
     log_level: str = "info"
     retrieval: RetrievalSettings = RetrievalSettings()
     answer: AnswerSettings = AnswerSettings()
+    # The optional LLM answerer (service/llm.py): any OpenAI-compatible server; off unless a URL is set.
+    llm_base_url: str | None = Field(default=None, description="e.g. http://localhost:11434/v1 (Ollama)")
+    llm_model: str = Field(default="default", description="the model name the server expects")
+    llm_api_key: SecretStr | None = Field(default=None, description="for servers that need one")
+    llm_timeout: float = Field(
+        default=30.0, description="seconds before falling back on the extractive answer"
+    )
+    llm_max_tokens: int = 256
+    # Slack (service/slack/): `POST /slack/events` exists only when the bot token and signing secret are set;
+    # `verity slack` (Socket Mode) needs the bot token and the app-level token.
+    slack_bot_token: SecretStr | None = Field(default=None, description="xoxb-... (OAuth & Permissions)")
+    slack_signing_secret: SecretStr | None = Field(
+        default=None, description="Basic Information > App Credentials > Signing Secret"
+    )
+    slack_app_token: SecretStr | None = Field(
+        default=None, description="xapp-... with connections:write, for Socket Mode (`verity slack`)"
+    )
+    slack_api_url: str = Field(
+        default="https://slack.com/api/", description="Slack's Web API (tests point it at a local server)"
+    )

@@ -100,6 +100,7 @@ class Composition:
     sentences: list[Candidate]
     refusal: str | None = None  # "out_of_scope" | "insufficient_evidence"
     best: Candidate | None = None
+    candidates: list[Candidate] = field(default_factory=list)  # every scored sentence (for the LLM path)
     disagreements: list[Candidate] = field(default_factory=list)  # give a different value than `best`
 
 
@@ -205,15 +206,15 @@ class ExtractiveComposer:
         best = max(candidates, key=lambda c: c.score)
         on_topic = self._noun_presence(question, corpus)
         if (best.dense < s.out_of_scope_similarity and best.coverage < s.min_term_coverage) or on_topic < 0.5:
-            return Composition([], "out_of_scope", best)
+            return Composition([], "out_of_scope", best, candidates)
         if on_topic < 1.0:  # the question names something the corpus never mentions
-            return Composition([], "insufficient_evidence", best)
+            return Composition([], "insufficient_evidence", best, candidates)
         eligible = [
             c for c in candidates
             if c.typed and c.coverage >= s.min_term_coverage and c.score >= s.min_sentence_score
         ]  # fmt: skip
         if not eligible:
-            return Composition([], "insufficient_evidence", best)
+            return Composition([], "insufficient_evidence", best, candidates)
         eligible.sort(key=lambda c: c.score, reverse=True)
         top = eligible[0]
         chosen: list[Candidate] = []
@@ -231,7 +232,7 @@ class ExtractiveComposer:
             if c.key not in shown:
                 chosen.append(c)
                 shown.update([c.key, *(d.key for d in c.corroborating)])
-        return Composition(self._in_reading_order(chosen, candidates), None, top, disagreements)
+        return Composition(self._in_reading_order(chosen, candidates), None, top, candidates, disagreements)
 
     def _disagreements(
         self, question: Question, top: Candidate, eligible: list[Candidate]

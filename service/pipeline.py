@@ -19,10 +19,11 @@ from service.config import Settings
 from service.errors import BadRequest, NotFound, StoreUnavailable
 from service.extractive import Candidate, Composition, ExtractiveComposer
 from service.followup import resolve
+from service.llm import LLMAnswerer, LLMUnavailable
 from service.premise import presuppositions
 from service.question import AnswerType, Question, analyse
-from service.retrieval import HybridRetriever
-from service.schemas import AskResponse, Citation, Claim, Conflict, Refusal, Turn, VerifyResponse
+from service.retrieval import Hit, HybridRetriever
+from service.schemas import AskResponse, Citation, Claim, Conflict, Refusal, Removed, Turn, VerifyResponse
 from service.text import Parser, stems
 from service.verifier import Judgement, Verifier
 
@@ -75,6 +76,12 @@ class Verity:
         self.retriever = HybridRetriever(self.store, self.embedder, settings.retrieval)
         self.composer = ExtractiveComposer(self.embedder, self.parser, settings.answer)
         self.verifier = Verifier(self.composer, self.parser)
+        self.llm: LLMAnswerer | None = None
+        if settings.llm_base_url:
+            key = settings.llm_api_key.get_secret_value() if settings.llm_api_key else None
+            self.llm = LLMAnswerer(
+                settings.llm_base_url, settings.llm_model, key, settings.llm_timeout, settings.llm_max_tokens
+            )
 
     # -- corpus --------------------------------------------------------------------------------------
     def index(self, documents: list[Document], prune: bool = False, progress: bool = True) -> IndexSummary:
@@ -124,7 +131,10 @@ class Verity:
                 return refusal
             hits = self.retriever.retrieve(question)
             composition = self.composer.compose(analysed, hits, self.retriever.corpus)
-            response = self._respond(analysed, composition)
+            if self.llm is not None and composition.refusal != "out_of_scope":
+                response = self._llm_answer(analysed, hits, composition)
+            else:
+                response = self._respond(analysed, composition)
         except (ConnectionError, OSError) as exc:
             raise StoreUnavailable(f"the vector store is unavailable: {exc}") from exc
         ms = round(1000 * (time.perf_counter() - started), 1)
@@ -206,6 +216,47 @@ class Verity:
             return self.verifier.verify(claim, hits, self.retriever.corpus)
         except (ConnectionError, OSError) as exc:
             raise StoreUnavailable(f"the vector store is unavailable: {exc}") from exc
+
+    def _llm_answer(self, question: Question, hits: list[Hit], composition: Composition) -> AskResponse:
+        """The LLM's answer, sentence by sentence verified; the extractive answer when none survives."""
+        assert self.llm is not None
+        sources = hits[:6]
+        try:
+            text = self.llm.generate(question.text, sources)
+        except LLMUnavailable as exc:
+            log.warning("LLM unavailable, answering extractively: %s", exc)
+            fallback = self._respond(question, composition)
+            fallback.note = f"The LLM server could not be used ({exc}); this is the extractive answer."
+            return fallback
+        generated = LLMAnswerer.verify(
+            text, sources, composition.candidates, self.verifier, self.retriever.corpus
+        )
+        removed = [Removed(text=t, reason=r) for t, r in generated.removed]
+        if not generated.sentences:
+            fallback = self._respond(question, composition)
+            why = (
+                "found no answer in the sources"
+                if generated.no_answer
+                else "wrote nothing the sources support"
+            )
+            fallback.note = f"The LLM {why}; this is the extractive answer."
+            fallback.removed = removed
+            return fallback
+        cited = _Cited([])
+        parts, claims = [], []
+        for sentence, support in generated.sentences:
+            numbers = list(dict.fromkeys(self._cite(cited, c) for c in support))
+            parts.append(f"{sentence} {''.join(f'[{n}]' for n in numbers)}")
+            claims.append(Claim(text=sentence, citations=numbers, verdict="supported"))
+        return AskResponse(
+            status="answered",
+            answer=" ".join(parts),
+            citations=cited.items,
+            claims=claims,
+            resolved_question=question.text,
+            answerer="llm",
+            removed=removed,
+        )
 
     def _respond(self, question: Question, composition: Composition) -> AskResponse:
         if composition.refusal is not None:

@@ -11,8 +11,9 @@ import logging
 from typing import TYPE_CHECKING
 
 from fastapi import APIRouter
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, StreamingResponse
 
+from service import sse
 from service.deps import StateDep, VerityDep
 from service.schemas import (
     AskRequest,
@@ -36,13 +37,29 @@ _ERRORS: dict[int | str, dict[str, object]] = {
     503: {"model": ErrorBody, "description": "Not ready, or the store is unavailable"},
 }
 
+_ASK_STREAM = {
+    "description": 'The answer; with `"stream": true`, server-sent events instead: `sentence` '
+    "(`{index, text, citations}`) for each verified sentence, then `done` (the full response), or "
+    "`error` (`{error: {code, message}}`) if the answer fails after the stream began.",
+    "content": {sse.MEDIA_TYPE: {"schema": {"type": "string"}}},
+}
+
 router = APIRouter()
 
 
-@router.post("/v1/ask", response_model=AskResponse, responses=_ERRORS, tags=["answering"])
-def ask(request: AskRequest, verity: VerityDep) -> AskResponse:
-    """Answer a question from the corpus, citing exact sentences, or refuse (still a 200)."""
-    return verity.ask(request.question, request.history)
+@router.post(
+    "/v1/ask", response_model=AskResponse, responses={200: _ASK_STREAM, **_ERRORS}, tags=["answering"]
+)
+def ask(request: AskRequest, verity: VerityDep) -> AskResponse | StreamingResponse:
+    """Answer a question from the corpus, citing exact sentences, or refuse (still a 200).
+
+    With `"stream": true` the answer comes as server-sent events, each sentence once it is verified.
+    """
+    if not request.stream:
+        return verity.ask(request.question, request.history)
+    events = sse.started(verity.ask_stream(request.question, request.history))
+    chunks = (sse.encode_json(event.data, event.event) for event in events)
+    return sse.response(sse.guarded(chunks, lambda error: sse.encode_json(error, "error")))
 
 
 @router.post("/v1/verify", response_model=VerifyResponse, responses=_ERRORS, tags=["answering"])

@@ -27,6 +27,7 @@ class AskRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
     question: str = Field(max_length=MAX_QUESTION_CHARS)
     history: list[Turn] = Field(default_factory=list, max_length=50)
+    stream: bool = Field(default=False, strict=True)  # answer as server-sent events: `sentence`…, `done`
 
     @field_validator("question")
     @classmethod
@@ -42,6 +43,44 @@ class VerifyRequest(BaseModel):
     @classmethod
     def _not_blank(cls, value: str) -> str:
         return _plain_text(value, "claim")
+
+
+class ChatContentPart(BaseModel):
+    """One part of an OpenAI message's content; only `text` parts are read."""
+
+    model_config = ConfigDict(extra="ignore")
+    type: str
+    text: str | None = None
+
+
+class ChatMessage(BaseModel):
+    """An OpenAI chat message. Other fields (`name`, `tool_calls`, …) are accepted and ignored."""
+
+    model_config = ConfigDict(extra="ignore")
+    role: Literal["system", "developer", "user", "assistant", "tool", "function"]
+    content: str | list[ChatContentPart] | None = None
+
+    @property
+    def text(self) -> str:
+        if isinstance(self.content, list):
+            return "\n".join(p.text for p in self.content if p.type == "text" and p.text)
+        return self.content or ""
+
+
+class ChatStreamOptions(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    include_usage: bool = False
+
+
+class ChatCompletionRequest(BaseModel):
+    """`POST /v1/chat/completions`. The other OpenAI fields (temperature, max_tokens, tools, …) are
+    accepted and ignored: answers come from the corpus, under Verity's rules, whatever they say."""
+
+    model_config = ConfigDict(extra="allow")
+    model: str = Field(default="verity", max_length=200)
+    messages: list[ChatMessage] = Field(min_length=1, max_length=200)
+    stream: bool | None = Field(default=False, strict=True)
+    stream_options: ChatStreamOptions | None = None
 
 
 class Citation(BaseModel):
@@ -70,6 +109,13 @@ class Conflict(BaseModel):
     claims: list[str]
 
 
+class Removed(BaseModel):
+    """A generated sentence the guardrail did not show, and why."""
+
+    text: str
+    reason: str
+
+
 class AskResponse(BaseModel):
     status: Literal["answered", "refused"]
     answer: str
@@ -79,6 +125,8 @@ class AskResponse(BaseModel):
     conflicts: list[Conflict] = Field(default_factory=list)
     resolved_question: str | None = None
     answerer: str = "extractive"
+    removed: list[Removed] = Field(default_factory=list)
+    note: str | None = None
 
 
 class VerifyResponse(BaseModel):
