@@ -31,12 +31,13 @@ def resolve(question: str, history: list[Turn], parser: Parser) -> str:
     for token in doc:
         low = token.text.lower()
         sub = None
-        if token.pos_ == "PRON" or low in _THING:
+        referring = token.tag_ not in {"WDT", "WP", "WP$"} and token.dep_ not in {"det", "mark", "expl"}
+        if referring and (token.pos_ == "PRON" or low in _THING):
             if low in _PERSON:
                 sub = _latest(turns, {"PERSON"})
             elif low in _GROUP:
                 sub = _latest(turns, {"ORG", "NORP", "GPE"})
-            elif low in _THING and token.dep_ != "det" and users:
+            elif low in _THING and users:
                 sub = _topic(users[0])
         if sub:
             replaced = True
@@ -46,7 +47,9 @@ def resolve(question: str, history: list[Turn], parser: Parser) -> str:
             out.append(token.text_with_ws)
     resolved = "".join(out)
     own = [t for t in doc if t.pos_ in {"NOUN", "PROPN", "NUM"}]
-    if not replaced and len(own) <= 2 and users:
+    said = " ".join(t.content for t in history).lower()
+    new_names = [e for e in doc.ents if e.text.lower() not in said]  # a name of its own: it stands alone
+    if not replaced and not new_names and len(own) <= 3 and users:
         names = [e.text for e in users[0].ents if e.label_ in _CONTEXT_LABELS and e.text not in resolved]
         if names:
             resolved = re.sub(r"\?\s*$", "", resolved.strip()) + f" ({', '.join(names)})?"
@@ -54,10 +57,16 @@ def resolve(question: str, history: list[Turn], parser: Parser) -> str:
 
 
 def _latest(turns: list[Any], labels: set[str]) -> str | None:
+    """The most recent mention: a named entity of these kinds, or a turn's named subject."""
     for doc in turns:
         for ent in doc.ents:
             if ent.label_ in labels:
                 return str(ent.text)
+        if "PERSON" in labels:  # the small model misses some names ("Abu Mahdi al-Mohandes was killed")
+            for token in doc:
+                if token.dep_ in {"nsubj", "nsubjpass"} and token.pos_ == "PROPN":
+                    name = [t.text for t in token.subtree if t.dep_ == "compound" or t is token]
+                    return " ".join(name).replace(" - ", "-")
     return None
 
 

@@ -298,7 +298,11 @@ class Verity:
         if disputed:
             sides = composition.disagreements
             conflicts.append(
-                Conflict(about=question.text, claims=[f"{c.passage.title}: {c.sentence.text}" for c in sides])
+                Conflict(
+                    about=question.text,
+                    claims=[f"{c.passage.title}: {c.sentence.text}" for c in sides],
+                    citations=[self._cite(cited, c) for c in sides],
+                )
             )
         return AskResponse(
             status="answered",

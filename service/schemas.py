@@ -106,7 +106,8 @@ class Claim(BaseModel):
 
 class Conflict(BaseModel):
     about: str
-    claims: list[str]
+    claims: list[str]  # "Title: sentence", one per side
+    citations: list[int] = Field(default_factory=list)  # the citation id of each side, in the same order
 
 
 class Removed(BaseModel):

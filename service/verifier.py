@@ -210,7 +210,8 @@ class Verifier:
     def conflict(self, claim: Question, c: Candidate, corpus: Corpus) -> Conflict | None:
         present = set(stems(f"{c.context} {c.sentence.text}"))
         evidence = self.parser(c.sentence.text)
-        checks = (self._swapped_entity, self._swapped_role, self._slot_mismatch, self._opposed, self._negated)
+        # the slot check first: its reason quotes the corpus's own phrase ("killed ... in Baghdad")
+        checks = (self._slot_mismatch, self._swapped_role, self._swapped_entity, self._opposed, self._negated)
         for check in checks:
             found = check(claim, evidence, present, corpus)
             if found is not None:
