@@ -27,7 +27,7 @@ from index.embed import Embedder
 from service.config import AnswerSettings
 from service.question import AnswerType, Question
 from service.retrieval import Corpus, Hit
-from service.text import Parser, stems
+from service.text import Parser, stem, stems
 
 _DEPENDENT_OPENER = re.compile(
     r"^[\"“]?(But|However|Yet|Still|Instead|That|This|These|Those|It|He|She|They|His|Her|Their|Its|"
@@ -72,6 +72,11 @@ def _values(question: Question, text: str) -> set[str]:
         asked = set(re.findall(r"\d+", question.text))
         return {n for n in re.findall(r"\d[\d,]*", text) if n not in asked}
     return set()
+
+
+_EXACT_DATE = re.compile(r"\b(exact|precise|specific) (date|day)\b|\bwhat day\b|\bwhich day\b")
+_NAMING = re.compile(r"\b(known as|called|named|dubbed)\s*$")
+_NAME_LABELS = {"PERSON", "ORG", "FAC", "GPE", "LOC", "PRODUCT", "WORK_OF_ART", "EVENT", "LAW"}
 
 
 @dataclass
@@ -154,9 +159,13 @@ class ExtractiveComposer:
             return True
         if kind is AnswerType.CONDITION:
             return bool(_CONDITION.search(text))
-        asked = {e.lower() for e in question.entities}
+        if kind is AnswerType.NAME:
+            return self._names_focus(question, text)
+        asked = question.text.lower()
         labels = _ENTITY_LABELS.get(kind, set())
         doc = self.parser(text)
+        if kind is AnswerType.DATE and _EXACT_DATE.search(asked):  # "what exact date": a day, not a month
+            return any(m.group(0).lower() not in asked for m in _DAY.finditer(text))
         if any(e.label_ in labels and e.text.lower() not in asked for e in doc.ents):
             return True
         q = question.text
@@ -168,6 +177,22 @@ class ExtractiveComposer:
             return any(m.group(0) not in q for m in _DATE.finditer(text))
         if kind is AnswerType.NUMBER:
             return any(m.group(0).lower() not in q.lower() for m in _NUMBER.finditer(text))
+        return False
+
+    def _names_focus(self, question: Question, text: str) -> bool:
+        """For "what is the name of the X": a proper name standing for X (apposition, "known as")."""
+        doc = self.parser(text)
+        asked = question.text.lower()
+        for ent in doc.ents:
+            if ent.label_ not in _NAME_LABELS or ent.text.lower() in asked:
+                continue
+            if ent.label_ == "GPE" and ent.root.dep_ in {"compound", "amod", "nmod"}:
+                continue  # "a U.S. contractor": a nationality, not the contractor's name
+            near = [ent.root.head, *ent.root.children, *(t for t in doc if t.head in ent)]
+            if question.focus and any(stem(t.text.lower()) == question.focus for t in near):
+                return True
+            if _NAMING.search(doc[max(0, ent.start - 4) : ent.start].text):
+                return True
         return False
 
     def score(self, question: Question, candidates: list[Candidate], corpus: Corpus) -> None:

@@ -41,7 +41,9 @@ def presuppositions(question: str, parse: Any = None) -> list[Presupposition]:
             clause = m.group("clause").strip()
             if len(clause.split()) >= 3:
                 statement = _declarative(clause, parse) if parse is not None else clause
-                found.append(Presupposition(statement[0].upper() + statement[1:] + ".", strong))
+                # a clause left in question form ("were there ...") is too unreliable to refuse on
+                reliable = strong and not re.match(_AUX, statement, re.I)
+                found.append(Presupposition(statement[0].upper() + statement[1:] + ".", reliable))
             break
     return found
 
@@ -52,7 +54,7 @@ def _declarative(clause: str, parse: Any) -> str:
     if not re.fullmatch(_AUX, first, re.I):
         return clause
     doc = parse(f"Why {clause}?")  # parsed as the question it came from: spaCy handles the inversion
-    subject = next((t for t in doc if t.dep_ in {"nsubj", "nsubjpass"} and t.left_edge.i == 2), None)
+    subject = next((t for t in doc if t.dep_ in {"nsubj", "nsubjpass", "expl"} and t.left_edge.i == 2), None)
     if subject is not None:
         right = subject.right_edge.i + 1
     else:  # the small parser misreads "did Trump fire" as a noun compound: fall back on a named subject

@@ -25,21 +25,27 @@ class AnswerType(StrEnum):
     REASON = "reason"
     DEFINITION = "definition"
     CONDITION = "condition"
+    NAME = "name"
     ANY = "any"
 
 
 # Nouns that frame a question rather than name what it is about ("what is the name of ...").
 FRAME_NOUNS = frozenset(
     "name kind type sort thing way part role reason time year date day month number amount place "
-    "city country town location happen happened condition conditions circumstance circumstances".split()
+    "city country town location happen happened condition conditions circumstance circumstances "
+    "size length width height weight distance exact".split()
 )
 QUESTION_VERBS = frozenset("do did does happen happened take took make made get got".split())
 
 _TYPE_PATTERNS: list[tuple[re.Pattern[str], AnswerType]] = [
+    (re.compile(r"\bname of\b|\bwhat (is|was) (it|the \w+) (called|named)\b"), AnswerType.NAME),
     (re.compile(r"\bhow old\b|\bwhat age\b|\bhis age\b|\bher age\b"), AnswerType.AGE),
     (re.compile(r"\bwhat time\b|\btime of day\b|\bwhat hour\b"), AnswerType.TIME),
     (re.compile(r"\bhow (many|much)\b|\bwhat (number|amount)\b"), AnswerType.NUMBER),
-    (re.compile(r"\bwhen\b|\b(what|which) (year|date|month|day)\b|\bwhat year\b"), AnswerType.DATE),
+    (
+        re.compile(r"\bwhen\b|\b(what|which) ((exact|precise|specific) )?(year|date|month|day)\b"),
+        AnswerType.DATE,
+    ),
     (
         re.compile(r"\bwhere\b|\b(what|which) (city|country|town|place|province|location|base)\b"),
         AnswerType.PLACE,
@@ -59,6 +65,7 @@ class Question:
     verbs: tuple[str, ...]  # the subset of terms that are verbs (paraphrased more often than nouns)
     nouns: tuple[str, ...]  # stems of the nouns and names (the subset that must be on topic)
     entities: tuple[str, ...]  # entity strings named in the question
+    focus: str | None  # stem of the noun naming the kind of answer ("what measure", "the name of the base")
     parse: Any = field(compare=False, repr=False)
 
 
@@ -97,7 +104,23 @@ def analyse(text: str, parser: Parser) -> Question:
         head_noun = (
             token.dep_ not in {"compound", "amod", "npadvmod", "nmod"} and word.isalpha() and len(word) > 2
         )
-        if token.pos_ in {"NOUN", "PROPN"} and head_noun and s not in nouns:
+        asked_for = any(c.tag_ == "WDT" for c in token.children)  # "what measure": the answer's category
+        if token.pos_ in {"NOUN", "PROPN"} and head_noun and not asked_for and s not in nouns:
             nouns.append(s)
     entities = tuple(e.text for e in doc.ents)
-    return Question(text, answer_type_of(text), tuple(terms), tuple(verbs), tuple(nouns), entities, doc)
+    kind = answer_type_of(text)
+    return Question(text, kind, tuple(terms), tuple(verbs), tuple(nouns), entities, _focus(doc, kind), doc)
+
+
+def _focus(doc: Any, kind: AnswerType) -> str | None:
+    """The noun the answer must name: "the name of the base" -> base; "what measure" -> measure."""
+    for token in doc:
+        if kind is AnswerType.NAME and token.text.lower() == "name":
+            for child in token.children:
+                if child.dep_ == "prep" and child.text.lower() == "of":
+                    target = next((g for g in child.children if g.dep_ == "pobj"), None)
+                    if target is not None:
+                        return stem(target.text.lower())
+        if token.pos_ == "NOUN" and any(c.tag_ == "WDT" for c in token.children):
+            return stem(token.text.lower())
+    return None

