@@ -155,7 +155,7 @@ class ExtractiveComposer:
 
     def typed(self, question: Question, text: str) -> bool:
         kind = question.answer_type
-        if kind in (AnswerType.ANY, AnswerType.REASON, AnswerType.DEFINITION):
+        if kind in (AnswerType.ANY, AnswerType.REASON, AnswerType.DEFINITION, AnswerType.MANNER):
             return True
         if kind is AnswerType.CONDITION:
             return bool(_CONDITION.search(text))
@@ -252,6 +252,8 @@ class ExtractiveComposer:
             chosen.append(c)
             shown.update([c.key, *(d.key for d in c.corroborating)])
         chosen = self._with_continuations(chosen, candidates, shown)
+        if question.answer_type is AnswerType.MANNER:
+            chosen = self._with_elaboration(question, top, chosen, candidates, shown)
         disagreements = self._disagreements(question, top, eligible)
         for c in disagreements:
             if c.key not in shown:
@@ -295,6 +297,33 @@ class ExtractiveComposer:
                 out.append(nxt)
                 shown.update([nxt.key, *(d.key for d in nxt.corroborating)])
         return out
+
+    def _with_elaboration(
+        self,
+        question: Question,
+        top: Candidate,
+        chosen: list[Candidate],
+        candidates: list[Candidate],
+        shown: set[tuple[str, int]],
+    ) -> list[Candidate]:
+        """For "how did X ...?": the next sentence, when it goes on about the same named party.
+
+        A sentence that reports the act ("the US retaliated against Kataib Hezbollah") is often followed
+        by the one that says how ("US airstrikes against Kataib Hezbollah killed 25 of its fighters").
+        """
+        after = (top.passage.document_id, top.sentence.start)
+        nxt = next(
+            (c for c in candidates if c.previous and (c.passage.document_id, c.previous.start) == after), None
+        )
+        if nxt is None or nxt.key in shown:
+            return chosen
+        asked = question.text.lower()
+        named = {e.text.lower() for e in self.parser(top.sentence.text).ents if e.text.lower() not in asked}
+        again = {e.text.lower() for e in self.parser(nxt.sentence.text).ents}
+        if named & again:
+            shown.add(nxt.key)
+            return [*chosen, nxt]
+        return chosen
 
     @staticmethod
     def _in_reading_order(chosen: list[Candidate], candidates: list[Candidate]) -> list[Candidate]:

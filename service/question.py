@@ -26,6 +26,7 @@ class AnswerType(StrEnum):
     DEFINITION = "definition"
     CONDITION = "condition"
     NAME = "name"
+    MANNER = "manner"
     ANY = "any"
 
 
@@ -54,6 +55,7 @@ _TYPE_PATTERNS: list[tuple[re.Pattern[str], AnswerType]] = [
     (re.compile(r"^\s*(who|whom)\s+(is|was|are|were)\s+[A-Z]"), AnswerType.DEFINITION),
     (re.compile(r"\b(who|whom)\b"), AnswerType.PERSON),
     (re.compile(r"\bwhy\b"), AnswerType.REASON),
+    (re.compile(r"^\s*how (did|do|does|was|were|is|are|has|have|had)\b"), AnswerType.MANNER),
 ]
 
 
