@@ -22,6 +22,7 @@ from typing import Any
 from urllib.parse import urlparse
 
 import chromadb
+import httpx
 import numpy as np
 from chromadb.api import ClientAPI
 from chromadb.api.models.Collection import Collection
@@ -30,6 +31,13 @@ from chromadb.config import Settings as ChromaSettings
 from index.documents import Document, Passage, Sentence
 
 _PAGE = 5000
+# chromadb's HttpClient waits forever by default; a hung server must become an error, not a hung request.
+_HTTP_TIMEOUT = httpx.Timeout(60.0, connect=5.0)
+
+# What a store call raises when the Chroma server cannot be reached (down, restarting, connection reset,
+# timed out). The service maps these to 503 `store_unavailable`; the client reconnects on its own once
+# the server is back, so nothing needs rebuilding.
+UNAVAILABLE: tuple[type[Exception], ...] = (httpx.TransportError, ConnectionError, OSError)
 
 
 def content_hash(document: Document) -> str:
@@ -58,11 +66,17 @@ def connect(path: Path | None = None, url: str | None = None) -> ClientAPI:
     """An embedded persistent client under `path`, or an HTTP client for a Chroma server at `url`."""
     if url:
         parsed = urlparse(url if "://" in url else f"http://{url}")
-        return chromadb.HttpClient(
+        client = chromadb.HttpClient(
             host=parsed.hostname or "localhost",
             port=parsed.port or (443 if parsed.scheme == "https" else 8000),
             ssl=parsed.scheme == "https",
+            settings=ChromaSettings(anonymized_telemetry=False),
         )
+        # No public setting for the timeout: set it on the client's httpx session when it has one.
+        session = getattr(getattr(client, "_server", None), "_session", None)
+        if isinstance(session, httpx.Client):
+            session.timeout = _HTTP_TIMEOUT
+        return client
     assert path is not None, "an embedded store needs a path"
     path.mkdir(parents=True, exist_ok=True)
     return chromadb.PersistentClient(path=str(path), settings=ChromaSettings(anonymized_telemetry=False))
@@ -71,6 +85,12 @@ def connect(path: Path | None = None, url: str | None = None) -> ClientAPI:
 def _meta_str(meta: dict[str, Any], key: str) -> str | None:
     value = meta.get(key)
     return str(value) if value not in (None, "") else None
+
+
+def current_passage(passage_id_: str, document_id: str, digests: dict[str, str]) -> bool:
+    """A passage belongs to its document's current version (ids carry the content hash)."""
+    parts = passage_id_.rsplit(":", 2)
+    return len(parts) == 3 and digests.get(document_id) == parts[1]
 
 
 def passage_from_record(record_id: str, text: str, meta: dict[str, Any]) -> Passage:
@@ -158,21 +178,28 @@ class ChromaStore:
         """Write a document's passages, then its record, then drop its previous passages."""
         ids = [passage_id(document, digest, p.position) for p in passages]
         old = self.passages.get(where={"document_id": document.id}, include=[])["ids"]
-        for i in range(0, len(ids), _PAGE):
-            chunk = slice(i, i + _PAGE)
-            self.passages.upsert(
-                ids=ids[chunk],
-                documents=[p.text for p in passages[chunk]],
-                embeddings=embeddings[chunk],
-                metadatas=[self._passage_meta(p, digest) for p in passages[chunk]],
+        try:
+            for i in range(0, len(ids), _PAGE):
+                chunk = slice(i, i + _PAGE)
+                self.passages.upsert(
+                    ids=ids[chunk],
+                    documents=[p.text for p in passages[chunk]],
+                    embeddings=embeddings[chunk],
+                    metadatas=[self._passage_meta(p, digest) for p in passages[chunk]],
+                )
+            mean = embeddings.mean(axis=0) if len(embeddings) else np.ones(embeddings.shape[1], np.float32)
+            self.documents.upsert(
+                ids=[document.id],
+                documents=[document.text],
+                embeddings=[(mean / (np.linalg.norm(mean) or 1.0)).tolist()],
+                metadatas=[self._document_meta(document, digest, len(passages))],
             )
-        mean = embeddings.mean(axis=0) if len(embeddings) else np.ones(embeddings.shape[1], np.float32)
-        self.documents.upsert(
-            ids=[document.id],
-            documents=[document.text],
-            embeddings=[(mean / (np.linalg.norm(mean) or 1.0)).tolist()],
-            metadatas=[self._document_meta(document, digest, len(passages))],
-        )
+        except BaseException:
+            # roll back what this attempt wrote; readers also ignore passages whose digest is not the
+            # document record's (see `current_passage`), so a crash before this line is harmless too
+            with contextlib.suppress(Exception):
+                self.passages.delete(ids=[pid for pid in ids if pid not in set(old)])
+            raise
         stale = [pid for pid in old if pid not in set(ids)]
         if stale:
             self.passages.delete(ids=stale)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any
@@ -22,7 +23,10 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from index.loaders import load_documents
 from service.config import Settings
 from service.deps import AppState
+from service.documents_api import router as documents_router
 from service.errors import VerityError
+from service.limits import install_limits
+from service.observability import install_observability
 from service.openai_api import router as openai_router
 from service.routes import router
 from service.slack import http_enabled as slack_http_enabled
@@ -67,10 +71,13 @@ def create_app(settings: Settings | None = None, verity: Verity | None = None) -
     app.include_router(router)
     app.include_router(openai_router)
     app.include_router(web_router)
+    app.include_router(documents_router)  # writes: POST /v1/documents, DELETE /v1/documents/{id}
     app.add_exception_handler(VerityError, _verity_error)  # type: ignore[arg-type]
     app.add_exception_handler(RequestValidationError, _validation_error)  # type: ignore[arg-type]
     app.add_exception_handler(StarletteHTTPException, _http_error)  # type: ignore[arg-type]
     app.add_exception_handler(Exception, _internal_error)
+    install_limits(app, settings)  # body size limit, rate limiter
+    install_observability(app, state)  # request ids, JSON access log, GET /metrics (outermost middleware)
     if slack_http_enabled(settings):  # POST /slack/events exists only when Slack is configured
         from service.slack.http import mount_slack
 
@@ -79,22 +86,39 @@ def create_app(settings: Settings | None = None, verity: Verity | None = None) -
 
 
 def _start(settings: Settings, verity: Verity | None, state: AppState) -> None:
-    """Build (unless given), index the corpus if the store is empty, warm up, then mark ready."""
-    try:
-        if verity is None:
-            from service.pipeline import Verity
+    """Build (unless given), index the corpus if the store is empty, warm up, then mark ready.
 
-            log.info("loading models and opening the store at %s", settings.chroma_url or settings.data_dir)
-            verity = Verity(settings)
-        if verity.store.count() == 0:
-            log.info("the store is empty: indexing %s", settings.corpus_dir)
-            summary = verity.index(load_documents(settings.corpus_dir), prune=False, progress=False)
-            log.info("indexed: %s", summary)
-        verity.warm_up()
-    except Exception as exc:
-        log.exception("Verity failed to start")
-        state.error = str(exc) or type(exc).__name__
-        return
+    A store that cannot be reached yet (a Chroma server still starting) is retried with backoff, so the
+    service comes up by itself once it is there; any other failure is final and shown by /healthz.
+    """
+    from index.store import UNAVAILABLE
+
+    delay = 1.0
+    while True:
+        try:
+            if verity is None:
+                from service.pipeline import Verity
+
+                log.info(
+                    "loading models and opening the store at %s", settings.chroma_url or settings.data_dir
+                )
+                verity = Verity(settings)
+            if verity.store.count() == 0:
+                log.info("the store is empty: indexing %s", settings.corpus_dir)
+                summary = verity.index(load_documents(settings.corpus_dir), prune=False, progress=False)
+                log.info("indexed: %s", summary)
+            verity.warm_up()
+            break
+        except UNAVAILABLE as exc:
+            state.error = f"the vector store is unavailable, retrying: {exc}"
+            log.warning("store unavailable at start, retrying in %.0fs: %s", delay, exc)
+            time.sleep(delay)
+            delay = min(delay * 2, 30.0)
+        except Exception as exc:
+            log.exception("Verity failed to start")
+            state.error = str(exc) or type(exc).__name__
+            return
+    state.error = None
     state.verity = verity
     log.info("ready")
 
@@ -108,10 +132,16 @@ def error_response(
 
 
 async def _verity_error(request: Request, exc: VerityError) -> JSONResponse:
-    return error_response(exc.status, exc.code, exc.message)
+    return error_response(exc.status, exc.code, exc.message, headers=exc.headers)
 
 
 async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+    cause = exc.__cause__  # FastAPI's "error parsing the body" hides why; say it
+    if isinstance(cause, UnicodeDecodeError):
+        message = f"request body is not valid JSON: it is not UTF-8 (invalid byte at position {cause.start})"
+        return error_response(422, "invalid_json", message)
+    if isinstance(cause, RecursionError):
+        return error_response(422, "invalid_json", "request body is not valid JSON: it is nested too deeply")
     code = _HTTP_CODES.get(exc.status_code, "http_error")
     return error_response(exc.status_code, code, str(exc.detail), headers=exc.headers)
 

@@ -13,7 +13,7 @@ import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
@@ -109,6 +109,12 @@ def _serve_arguments(parser: argparse.ArgumentParser, settings: Settings) -> Non
 def _serve(args: argparse.Namespace, settings: Settings) -> int:
     import uvicorn
 
+    from service.observability import configure_logging
+
+    configure_logging(settings.log_level, settings.log_format)
+    # uvicorn's loggers go through the same (JSON) handlers; the app writes its own access log lines.
+    # `--reload` serves from a child process that does not inherit this setup: keep uvicorn's there.
+    own_logging: dict[str, Any] = {} if args.reload else {"log_config": None, "access_log": False}
     uvicorn.run(
         "service.app:create_app",
         factory=True,
@@ -116,6 +122,7 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
         port=args.port,
         reload=args.reload,
         log_level=settings.log_level.lower(),
+        **own_logging,
     )
     return EXIT_OK
 

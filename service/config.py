@@ -6,10 +6,12 @@ Every field can be set as `VERITY_<NAME>` (nested sections as `VERITY_<SECTION>_
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field, SecretStr
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import BaseModel, Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
 class RetrievalSettings(BaseModel):
@@ -71,3 +73,27 @@ class Settings(BaseSettings):
     slack_api_url: str = Field(
         default="https://slack.com/api/", description="Slack's Web API (tests point it at a local server)"
     )
+    # Writes, auth, limits and observability (service/auth.py, service/limits.py, service/observability.py)
+    api_keys: Annotated[list[SecretStr], NoDecode] = Field(
+        default_factory=list,
+        description="comma-separated keys for `Authorization: Bearer`; writes are disabled while empty",
+    )
+    auth_reads: bool = Field(default=False, description="reads (/v1/ask, /v1/documents, …) need a key too")
+    rate_limit_per_minute: int = Field(
+        default=120, ge=0, description="per client on /v1/ask, /v1/verify, /v1/chat/completions; 0: off"
+    )
+    max_body_bytes: int = Field(
+        default=1_000_000, ge=0, description="larger request bodies get a 413; 0: off"
+    )
+    log_format: Literal["json", "text"] = Field(default="json", description="`verity serve`'s log lines")
+
+    @field_validator("api_keys", mode="before")
+    @classmethod
+    def _split_keys(cls, value: Any) -> Any:
+        """`VERITY_API_KEYS=k1,k2` (a JSON list works too); blanks around and between keys are dropped."""
+        if isinstance(value, str):
+            text = value.strip()
+            value = json.loads(text) if text.startswith("[") else text.split(",")
+        if isinstance(value, list | tuple):
+            return [k for k in (v.strip() if isinstance(v, str) else v for v in value) if k != ""]
+        return value

@@ -8,9 +8,10 @@ class VerityError(Exception):
     status = 500
     code = "internal_error"
 
-    def __init__(self, message: str) -> None:
+    def __init__(self, message: str, headers: dict[str, str] | None = None) -> None:
         super().__init__(message)
         self.message = message
+        self.headers = headers  # extra response headers (WWW-Authenticate, Retry-After)
 
 
 class BadRequest(VerityError):
@@ -36,3 +37,24 @@ class StoreUnavailable(VerityError):
 class ConfigError(VerityError):
     status = 500
     code = "configuration_error"
+
+
+class Unauthorized(VerityError):
+    """No API key, or not a Bearer one (service/auth.py)."""
+
+    status = 401
+    code = "unauthorized"
+
+
+class Forbidden(VerityError):
+    """A wrong API key, or writes with no keys configured (service/auth.py)."""
+
+    status = 403
+    code = "forbidden"
+
+
+class RateLimited(VerityError):
+    """Too many requests from one client (service/limits.py); carries Retry-After."""
+
+    status = 429
+    code = "rate_limited"

@@ -25,8 +25,11 @@ from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ValidationError
 
 from service import sse
+from service.auth import ReaderAuth
 from service.deps import VerityDep
 from service.errors import BadRequest, NotFound
+from service.limits import RateLimit
+from service.observability import MetricsDep
 from service.schemas import AskRequest, AskResponse, ChatCompletionRequest, ChatMessage, ErrorBody, Turn
 
 if TYPE_CHECKING:  # the pipeline module is heavy to import; only its types are needed here
@@ -93,30 +96,38 @@ class ModelList(BaseModel):
 router = APIRouter(tags=["openai"])
 
 
-@router.get("/v1/models", response_model=ModelList)
+@router.get("/v1/models", response_model=ModelList, dependencies=[ReaderAuth])
 def list_models() -> ModelList:
     """The one model this server answers with (for clients that list models first)."""
     return ModelList(data=[ModelCard()])
 
 
-@router.get("/v1/models/{model_id}", response_model=ModelCard, responses=_ERRORS)
+@router.get("/v1/models/{model_id}", response_model=ModelCard, responses=_ERRORS, dependencies=[ReaderAuth])
 def get_model(model_id: str) -> ModelCard:
     if model_id != MODEL:
         raise NotFound(f"no model {model_id!r}; this server has one model, {MODEL!r}")
     return ModelCard()
 
 
-@router.post("/v1/chat/completions", response_model=ChatCompletion, responses={200: _STREAM, **_ERRORS})
-def chat_completions(request: ChatCompletionRequest, verity: VerityDep) -> ChatCompletion | StreamingResponse:
+@router.post(
+    "/v1/chat/completions",
+    response_model=ChatCompletion,
+    responses={200: _STREAM, **_ERRORS},
+    dependencies=[ReaderAuth, RateLimit],
+)
+def chat_completions(
+    request: ChatCompletionRequest, verity: VerityDep, metrics: MetricsDep
+) -> ChatCompletion | StreamingResponse:
     """OpenAI's chat completions, answered from the corpus with sources (or a refusal, still a 200)."""
     ask = conversation(request.messages)
     prompt_tokens = _tokens(" ".join(m.text for m in request.messages))
     if request.stream:
         include_usage = bool(request.stream_options and request.stream_options.include_usage)
-        events = sse.started(verity.ask_stream(ask.question, ask.history))
+        events = sse.started(metrics.observe_events(verity.ask_stream(ask.question, ask.history)))
         chunks = _chunks(events, prompt_tokens, include_usage)
         return sse.response(sse.guarded(chunks, sse.encode_json))
     response = verity.ask(ask.question, ask.history)
+    metrics.record_answer(response)
     content = response.answer + sources(response)
     return ChatCompletion(
         id=_completion_id(),

@@ -14,7 +14,7 @@ from typing import Any
 from index.documents import Document, Sentence
 from index.embed import Embedder
 from index.indexer import IndexSummary, index_documents
-from index.store import ChromaStore, StoredDocument, connect
+from index.store import UNAVAILABLE, ChromaStore, StoredDocument, connect
 from service.config import Settings
 from service.errors import BadRequest, NotFound, StoreUnavailable
 from service.extractive import Candidate, Composition, ExtractiveComposer
@@ -98,17 +98,26 @@ class Verity:
         return summary
 
     def documents(self) -> list[StoredDocument]:
-        return self.store.list_documents()
+        try:
+            return self.store.list_documents()
+        except UNAVAILABLE as exc:
+            raise StoreUnavailable(f"the vector store is unavailable: {exc}") from exc
 
     def document(self, document_id: str) -> StoredDocument:
-        found = self.store.get_document(document_id)
+        found = self._get_document(document_id)
         if found is None:
             raise NotFound(f"no document with id {document_id!r}")
         return found
 
     def document_text(self, document_id: str) -> str | None:
-        found = self.store.get_document(document_id)
+        found = self._get_document(document_id)
         return found.document.text if found else None
+
+    def _get_document(self, document_id: str) -> StoredDocument | None:
+        try:
+            return self.store.get_document(document_id)
+        except UNAVAILABLE as exc:
+            raise StoreUnavailable(f"the vector store is unavailable: {exc}") from exc
 
     def warm_up(self) -> None:
         self.retriever.refresh(force=True)
@@ -135,7 +144,7 @@ class Verity:
                 response = self._llm_answer(analysed, hits, composition)
             else:
                 response = self._respond(analysed, composition)
-        except (ConnectionError, OSError) as exc:
+        except UNAVAILABLE as exc:
             raise StoreUnavailable(f"the vector store is unavailable: {exc}") from exc
         ms = round(1000 * (time.perf_counter() - started), 1)
         log.debug("ask", extra={"status": response.status, "ms": ms})
@@ -214,7 +223,7 @@ class Verity:
         try:
             hits = self.retriever.retrieve(claim)
             return self.verifier.verify(claim, hits, self.retriever.corpus)
-        except (ConnectionError, OSError) as exc:
+        except UNAVAILABLE as exc:
             raise StoreUnavailable(f"the vector store is unavailable: {exc}") from exc
 
     def _llm_answer(self, question: Question, hits: list[Hit], composition: Composition) -> AskResponse:

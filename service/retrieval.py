@@ -19,13 +19,13 @@ from llama_index.core import VectorStoreIndex
 from llama_index.core.llms import MockLLM
 from llama_index.core.retrievers import BaseRetriever, QueryFusionRetriever
 from llama_index.core.retrievers.fusion_retriever import FUSION_MODES
-from llama_index.core.schema import BaseNode, TextNode
+from llama_index.core.schema import BaseNode, QueryBundle, TextNode
 from llama_index.retrievers.bm25 import BM25Retriever
 from llama_index.vector_stores.chroma import ChromaVectorStore
 
 from index.documents import Passage
 from index.embed import Embedder
-from index.store import ChromaStore
+from index.store import ChromaStore, current_passage
 from service.config import RetrievalSettings
 from service.text import stems
 
@@ -101,7 +101,12 @@ class HybridRetriever:
             self._generation = generation
 
     def _rebuild(self) -> None:
-        passages = {sp.id: sp.passage for sp in self.store.iter_passages()}
+        digests = self.store.document_digests()  # passages of a version never completed are left out
+        passages = {
+            sp.id: sp.passage
+            for sp in self.store.iter_passages()
+            if current_passage(sp.id, sp.passage.document_id, digests)
+        }
         bm25 = None
         retrievers: list[BaseRetriever] = [self._dense]
         if passages:
@@ -131,8 +136,16 @@ class HybridRetriever:
         if not corpus.passages:
             return []
         hits = []
-        for scored in self._fusion.retrieve(query):
+        for scored in self._fusion.retrieve(self._query(query)):
             passage = corpus.passages.get(scored.node.node_id)
             if passage is not None:  # written after our last refresh: picked up next time
                 hits.append(Hit(scored.node.node_id, passage, float(scored.score or 0.0)))
         return hits
+
+    def _query(self, query: str) -> QueryBundle:
+        """The query with its embedding from the Embedder's cache: the composer scores sentences against
+        the same text, so a question costs one model forward, not two (none when asked again). Left to
+        llama-index when the model has a query prompt, which the cached (prompt-less) vectors lack."""
+        if self.embedder.llama._model.prompts.get("query"):
+            return QueryBundle(query_str=query)
+        return QueryBundle(query_str=query, embedding=self.embedder.encode_cached([query])[0].tolist())

@@ -14,7 +14,10 @@ from fastapi import APIRouter
 from fastapi.responses import JSONResponse, StreamingResponse
 
 from service import sse
+from service.auth import ReaderAuth
 from service.deps import StateDep, VerityDep
+from service.limits import RateLimit
+from service.observability import MetricsDep
 from service.schemas import (
     AskRequest,
     AskResponse,
@@ -48,32 +51,58 @@ router = APIRouter()
 
 
 @router.post(
-    "/v1/ask", response_model=AskResponse, responses={200: _ASK_STREAM, **_ERRORS}, tags=["answering"]
+    "/v1/ask",
+    response_model=AskResponse,
+    responses={200: _ASK_STREAM, **_ERRORS},
+    tags=["answering"],
+    dependencies=[ReaderAuth, RateLimit],
 )
-def ask(request: AskRequest, verity: VerityDep) -> AskResponse | StreamingResponse:
+def ask(request: AskRequest, verity: VerityDep, metrics: MetricsDep) -> AskResponse | StreamingResponse:
     """Answer a question from the corpus, citing exact sentences, or refuse (still a 200).
 
     With `"stream": true` the answer comes as server-sent events, each sentence once it is verified.
     """
     if not request.stream:
-        return verity.ask(request.question, request.history)
-    events = sse.started(verity.ask_stream(request.question, request.history))
+        response = verity.ask(request.question, request.history)
+        metrics.record_answer(response)
+        return response
+    events = sse.started(metrics.observe_events(verity.ask_stream(request.question, request.history)))
     chunks = (sse.encode_json(event.data, event.event) for event in events)
     return sse.response(sse.guarded(chunks, lambda error: sse.encode_json(error, "error")))
 
 
-@router.post("/v1/verify", response_model=VerifyResponse, responses=_ERRORS, tags=["answering"])
-def verify(request: VerifyRequest, verity: VerityDep) -> VerifyResponse:
+@router.post(
+    "/v1/verify",
+    response_model=VerifyResponse,
+    responses=_ERRORS,
+    tags=["answering"],
+    dependencies=[ReaderAuth, RateLimit],
+)
+def verify(request: VerifyRequest, verity: VerityDep, metrics: MetricsDep) -> VerifyResponse:
     """Check a claim against the corpus: supported, refuted or not_enough_info, with evidence."""
-    return verity.verify(request.claim)
+    response = verity.verify(request.claim)
+    metrics.record_verdict(response.verdict)
+    return response
 
 
-@router.get("/v1/documents", response_model=list[DocumentSummary], responses=_ERRORS, tags=["corpus"])
+@router.get(
+    "/v1/documents",
+    response_model=list[DocumentSummary],
+    responses=_ERRORS,
+    tags=["corpus"],
+    dependencies=[ReaderAuth],
+)
 def list_documents(verity: VerityDep) -> list[DocumentSummary]:
     return [_summary(stored) for stored in verity.documents()]
 
 
-@router.get("/v1/documents/{document_id}", response_model=DocumentOut, responses=_ERRORS, tags=["corpus"])
+@router.get(
+    "/v1/documents/{document_id}",
+    response_model=DocumentOut,
+    responses=_ERRORS,
+    tags=["corpus"],
+    dependencies=[ReaderAuth],
+)
 def get_document(document_id: str, verity: VerityDep) -> DocumentOut:
     """The cleaned text that citations' `start`/`end` index into."""
     stored = verity.document(document_id)

@@ -1,0 +1,232 @@
+"""Writes to the corpus over HTTP: `POST /v1/documents` adds or replaces articles, `DELETE` removes one.
+
+Both need an API key (service/auth.py). A posted article goes through the same cleaning, splitting and
+indexing as `verity index` (`clean_document`, then `Verity.index(..., prune=False)`), so it is answerable
+as soon as the response arrives, and posting the same article again writes nothing ("unchanged").
+
+Replacing an article is atomic per article: its new passages are written before the old ones are
+deleted, and the article's record (the text citations index into) switches last. If the store fails
+midway, the request fails with 503 and passages of the new version that were already written are
+removed again, so the previous version stays the one that is returned and answered from. Articles of
+the same request that were written before the failure stay written; sending the request again is safe.
+Writes are serialized within a process.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import unicodedata
+from typing import TYPE_CHECKING, Literal
+
+from fastapi import APIRouter, Response
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
+
+from index.clean import clean_document
+from index.documents import Document, RawDocument
+from index.split import split_passages
+from service.auth import WriterAuth
+from service.deps import VerityDep
+from service.errors import BadRequest, NotFound, StoreUnavailable
+from service.schemas import ErrorBody
+
+if TYPE_CHECKING:
+    from service.pipeline import Verity
+
+log = logging.getLogger("verity")
+
+MAX_ID_CHARS = 200
+MAX_DOCUMENTS = 100
+_write_lock = threading.Lock()
+
+_ERRORS: dict[int | str, dict[str, object]] = {
+    401: {"model": ErrorBody, "description": "No API key"},
+    403: {"model": ErrorBody, "description": "A wrong API key, or writes are disabled (no keys configured)"},
+    413: {"model": ErrorBody, "description": "The request body is too large"},
+    422: {"model": ErrorBody, "description": "Invalid request"},
+    503: {"model": ErrorBody, "description": "Not ready, or the store is unavailable"},
+}
+
+
+def _no_control(value: str, what: str, allow: str = "") -> str:
+    if any(unicodedata.category(c) == "Cc" and c not in allow for c in value):
+        raise ValueError(f"{what} must not contain control characters")
+    return value
+
+
+class DocumentIn(BaseModel):
+    """One article: plain text, cleaned like the corpus files (site chrome, captions, promos dropped)."""
+
+    model_config = ConfigDict(extra="forbid")
+    id: str = Field(min_length=1, max_length=MAX_ID_CHARS, examples=["2024-06-01-budget-vote"])
+    title: str = Field(min_length=1, max_length=1000)
+    text: str = Field(min_length=1, max_length=2_000_000)
+    url: str | None = Field(default=None, max_length=2000)
+    published: str | None = Field(default=None, max_length=100, examples=["2024-06-01"])
+    source: str | None = Field(default=None, max_length=300)
+    author: str | None = Field(default=None, max_length=300)
+
+    @field_validator("id")
+    @classmethod
+    def _valid_id(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("id must not be empty")
+        if value != value.strip():
+            raise ValueError("id must not start or end with whitespace")
+        if "/" in value or "\\" in value:
+            raise ValueError("id must not contain a slash")
+        if value in (".", ".."):
+            raise ValueError("id must not be '.' or '..'")
+        return _no_control(value, "id")
+
+    @field_validator("title", "text")
+    @classmethod
+    def _not_blank(cls, value: str, info: ValidationInfo) -> str:
+        what = str(info.field_name)
+        if not value.strip():
+            raise ValueError(f"{what} must not be empty")
+        return _no_control(value, what, allow="\t\n\r" if what == "text" else "")
+
+    @field_validator("url", "published", "source", "author")
+    @classmethod
+    def _single_line(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value is None:
+            return None
+        return _no_control(value, str(info.field_name)).strip() or None
+
+
+class DocumentsIn(BaseModel):
+    """`{"documents": [...]}`: one to 100 articles, ids unique within the request."""
+
+    model_config = ConfigDict(extra="forbid")
+    documents: list[DocumentIn] = Field(min_length=1, max_length=MAX_DOCUMENTS)
+
+    @model_validator(mode="after")
+    def _unique_ids(self) -> DocumentsIn:
+        seen: set[str] = set()
+        for doc in self.documents:
+            if doc.id in seen:
+                raise ValueError(f"document id {doc.id!r} appears more than once")
+            seen.add(doc.id)
+        return self
+
+
+class DocumentWritten(BaseModel):
+    id: str
+    title: str
+    status: Literal["written", "unchanged"]
+    passages: int
+
+
+class DocumentsWritten(BaseModel):
+    documents: list[DocumentWritten]
+    written: int
+    unchanged: int
+
+
+router = APIRouter(tags=["corpus"])
+
+
+@router.post("/v1/documents", response_model=DocumentsWritten, responses=_ERRORS, dependencies=[WriterAuth])
+def add_documents(request: DocumentsIn, verity: VerityDep) -> DocumentsWritten:
+    """Add or replace articles (an API key is required). Unchanged articles are not written again."""
+    from index.store import UNAVAILABLE, content_hash  # chromadb: imported once the pipeline is up
+
+    documents = [_clean(i, doc) for i, doc in enumerate(request.documents)]
+    sizes = {}
+    for i, doc in enumerate(documents):
+        passages = split_passages(doc, verity.settings.sentences_per_passage)
+        if not passages:
+            raise BadRequest(
+                f"documents.{i} ({doc.id!r}): no article text is left after cleaning "
+                "(it looked like site chrome, captions or promos, or has no sentences)"
+            )
+        sizes[doc.id] = len(passages)
+    with _write_lock:
+        try:
+            before = _digests(verity, [d.id for d in documents])
+        except UNAVAILABLE as exc:
+            raise StoreUnavailable(f"the vector store is unavailable: {exc}") from exc
+        try:
+            verity.index(documents, prune=False, progress=False)
+        except Exception as exc:
+            log.warning("writing documents failed: %s", exc)
+            _discard_partial_writes(verity, [d.id for d in documents])
+            if isinstance(exc, UNAVAILABLE):
+                raise StoreUnavailable(
+                    f"the store failed while writing ({exc}); articles not yet written keep their "
+                    "previous version, and sending the request again is safe"
+                ) from exc
+            raise
+    results = [
+        DocumentWritten(
+            id=doc.id,
+            title=doc.title,
+            status="unchanged" if before.get(doc.id) == content_hash(doc) else "written",
+            passages=sizes[doc.id],
+        )
+        for doc in documents
+    ]
+    written = sum(r.status == "written" for r in results)
+    log.info("documents posted: %d written, %d unchanged", written, len(results) - written)
+    return DocumentsWritten(documents=results, written=written, unchanged=len(results) - written)
+
+
+@router.delete(
+    "/v1/documents/{document_id}",
+    status_code=204,
+    response_class=Response,
+    responses={404: {"model": ErrorBody, "description": "No such document"}, **_ERRORS},
+    dependencies=[WriterAuth],
+)
+def delete_document(document_id: str, verity: VerityDep) -> Response:
+    """Remove an article and its passages (an API key is required)."""
+    from index.store import UNAVAILABLE
+
+    with _write_lock:
+        try:
+            existed = verity.store.delete_document(document_id)
+            verity.retriever.refresh(force=True)
+        except UNAVAILABLE as exc:
+            raise StoreUnavailable(f"the vector store is unavailable: {exc}") from exc
+    if not existed:
+        raise NotFound(f"no document with id {document_id!r}")
+    log.info("document deleted: %s", document_id)
+    return Response(status_code=204)
+
+
+def _clean(i: int, doc: DocumentIn) -> Document:
+    raw = RawDocument(
+        id=doc.id,
+        text=doc.text,
+        title=doc.title,
+        author=doc.author,
+        url=doc.url,
+        published=doc.published,
+        source=doc.source,
+    )
+    cleaned = clean_document(raw)
+    if not cleaned.title.strip():
+        raise BadRequest(f"documents.{i} ({doc.id!r}): the title is empty after cleaning")
+    return cleaned
+
+
+def _digests(verity: Verity, ids: list[str]) -> dict[str, str]:
+    found = (verity.store.get_document(doc_id) for doc_id in ids)
+    return {stored.document.id: stored.digest for stored in found if stored is not None}
+
+
+def _discard_partial_writes(verity: Verity, ids: list[str]) -> None:
+    """Remove passages written for a version whose record was never switched to (best effort)."""
+    try:
+        current = _digests(verity, ids)
+        for doc_id in ids:
+            got = verity.store.passages.get(where={"document_id": doc_id}, include=["metadatas"])
+            metas = got["metadatas"] or [{}] * len(got["ids"])
+            digest = current.get(doc_id)  # None: the article was new, every passage of it is partial
+            stale = [pid for pid, meta in zip(got["ids"], metas, strict=True) if meta.get("digest") != digest]
+            if stale:
+                verity.store.passages.delete(ids=stale)
+        verity.retriever.refresh(force=True)
+    except Exception as exc:  # noqa: BLE001 - the store is failing; the next write of these ids tidies up
+        log.warning("could not remove partially written passages of %s: %s", ", ".join(ids), exc)
