@@ -7,11 +7,15 @@ with the seed corpus indexed into a temporary data dir, and the HTTP `client` re
 from __future__ import annotations
 
 import shutil
+import socket
+import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import httpx
 import pytest
+import uvicorn
 from fastapi.testclient import TestClient
 
 from index.loaders import load_documents
@@ -74,3 +78,27 @@ def client(settings: Settings, verity: Verity) -> Iterator[TestClient]:
     with TestClient(create_app(settings, verity=verity)) as test_client:
         wait_until_healthy(test_client)
         yield test_client
+
+
+@pytest.fixture(scope="module")
+def base_url(settings: Settings, verity: Verity) -> Iterator[str]:
+    """A real uvicorn server in a thread, on a free port, serving the shared `Verity` (module-scoped)."""
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    url = f"http://127.0.0.1:{sock.getsockname()[1]}"
+    server = uvicorn.Server(uvicorn.Config(create_app(settings, verity=verity), log_level="warning"))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 180
+    while True:
+        try:
+            if httpx.get(f"{url}/healthz", timeout=5).status_code == 200:
+                break
+        except httpx.TransportError:
+            pass
+        assert thread.is_alive() and time.monotonic() < deadline, "the server did not become healthy"
+        time.sleep(0.05)
+    yield url
+    server.should_exit = True
+    thread.join(timeout=30)
+    sock.close()

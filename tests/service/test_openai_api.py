@@ -3,48 +3,18 @@
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import openai
 import pytest
-import uvicorn
 from openai import OpenAI
 
-from service.app import create_app
-from service.config import Settings
 from service.pipeline import StreamEvent, Verity
 from service.schemas import AskResponse, Turn
 
 QUESTION = "Who urged Trump to kill Soleimani after Iran shot down a U.S. drone?"
-
-
-@pytest.fixture(scope="module")
-def base_url(settings: Settings, verity: Verity) -> Iterator[str]:
-    """A real uvicorn server in a thread, on a free port, serving the shared `Verity`."""
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    url = f"http://127.0.0.1:{sock.getsockname()[1]}"
-    server = uvicorn.Server(uvicorn.Config(create_app(settings, verity=verity), log_level="warning"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 180
-    while True:
-        try:
-            if httpx.get(f"{url}/healthz", timeout=5).status_code == 200:
-                break
-        except httpx.TransportError:
-            pass
-        assert thread.is_alive() and time.monotonic() < deadline, "the server did not become healthy"
-        time.sleep(0.05)
-    yield url
-    server.should_exit = True
-    thread.join(timeout=30)
-    sock.close()
 
 
 @pytest.fixture(scope="module")
