@@ -1,0 +1,427 @@
+"""Render the results of `scripts/bench.py` as docs/BENCHMARKS.md: the machine, the targets, the figures.
+
+Nothing here measures or types in a figure: every number comes from the results of one run. The prose
+that says what would close a missed target is chosen by which stage the run measured as the cost.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import time
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+LIBRARIES = [
+    "torch", "sentence-transformers", "transformers", "chromadb", "llama-index-core",
+    "llama-index-retrievers-bm25", "bm25s", "spacy", "fastapi", "uvicorn", "httpx", "numpy",
+]  # fmt: skip
+PROFILE_LINES = 45
+
+
+def machine() -> dict[str, Any]:
+    cpuinfo = Path("/proc/cpuinfo").read_text()
+    model = next(
+        (ln.split(":", 1)[1].strip() for ln in cpuinfo.splitlines() if ln.startswith("model name")), "?"
+    )
+    flags = next((ln.split(":", 1)[1].split() for ln in cpuinfo.splitlines() if ln.startswith("flags")), [])
+    meminfo = {ln.split(":")[0]: ln.split()[1] for ln in Path("/proc/meminfo").read_text().splitlines()}
+    versions = {}
+    for name in LIBRARIES:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = "not installed"
+    import torch
+
+    return {
+        "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+        "cpu": model,
+        "cpus": os.cpu_count(),
+        "usable_cpus": len(os.sched_getaffinity(0)),
+        "virtualised": "hypervisor" in flags,
+        "vector": " ".join(
+            f for f in ("avx2", "avx512f", "avx512_vnni", "avx512_bf16", "amx_tile") if f in flags
+        ),
+        "ram_gib": int(meminfo.get("MemTotal", "0")) / 1024 / 1024,
+        "python": platform.python_version(),
+        "os": platform.platform(),
+        "torch_threads": torch.get_num_threads(),
+        "loadavg": os.getloadavg(),
+        "versions": versions,
+    }
+
+
+def _ms(x: float) -> str:
+    return f"{x:,.1f}"
+
+
+def _yes(ok: bool | None) -> str:
+    return "not measured" if ok is None else ("**met**" if ok else "**missed**")
+
+
+def _profile(text: str) -> str:
+    lines = [ln for ln in text.splitlines() if ln.strip()]
+    start = next((i for i, ln in enumerate(lines) if ln.lstrip()[:1].isdigit()), 0)
+    body = lines[start : start + PROFILE_LINES]
+    more = len(lines) - start - len(body)
+    return "```\n" + "\n".join(body) + (f"\n... ({more} more lines)" if more > 0 else "") + "\n```\n"
+
+
+def targets(r: dict[str, Any]) -> list[tuple[str, str, bool | None]]:
+    h, runs = r["http"], r["scale"]["runs"]
+    ratio = h["http"]["p50"] / h["floor"]["p50"]
+    rows = [
+        (
+            "`/v1/ask` p50 ≤ 3× the floor, concurrency 1",
+            f"{ratio:.1f}× ({_ms(h['http']['p50'])} ms vs {_ms(h['floor']['p50'])} ms)",
+            ratio <= 3,
+        ),
+        (
+            "≥ 50 answered requests/s, concurrency 8",
+            f"{h['c8_rate']:.1f} requests/s ({h['c8_answered_rate']:.1f}/s with status `answered`)",
+            h["c8_rate"] >= 50,
+        ),
+    ]
+    shares = {n: run["index"]["index_rate"] / run["index"]["raw_rate"] for n, run in runs.items()}
+    rows.append(
+        (
+            "indexing ≥ 80% of raw encode throughput",
+            ", ".join(f"{s:.0%} at {int(n):,}" for n, s in shares.items()) or "no size run",
+            all(s >= 0.8 for s in shares.values()) if shares else None,
+        )
+    )
+    small, big = runs.get("1000"), runs.get("100000")
+    if small and big:
+        k = big["serve"]["ask_p50"] / small["serve"]["ask_p50"]
+        rows.append(
+            (
+                "query p50 at 100k passages ≤ 2× p50 at 1k",
+                f"{k:.2f}× ({_ms(big['serve']['ask_p50'] * 1000)} ms vs "
+                f"{_ms(small['serve']['ask_p50'] * 1000)} ms)",
+                k <= 2,
+            )
+        )
+    else:
+        rows.append(("query p50 at 100k passages ≤ 2× p50 at 1k", "100k (or 1k) not run: see Scale", None))
+    if big:
+        peak = max(big["index"]["peak_mib"], big["serve"]["peak_mib"])
+        rows.append(
+            (
+                "peak memory at 100k passages ≤ 2 GiB",
+                f"{big['serve']['peak_mib'] / 1024:.2f} GiB serving, "
+                f"{big['index']['peak_mib'] / 1024:.2f} GiB indexing",
+                peak <= 2048,
+            )
+        )
+    else:
+        rows.append(("peak memory at 100k passages ≤ 2 GiB", "100k not run: see Scale", None))
+    return rows
+
+
+def render(r: dict[str, Any]) -> str:
+    m, m2, h, b = r["machine_start"], r["machine_end"], r["http"], r["breakdown"]
+    out = [
+        "# Benchmarks\n",
+        f"Written by `make bench` (`{r['command']}`) on {m['date']}, in {r['seconds'] / 60:.0f} minutes. "
+        "Every figure below was measured in that one run, each beside its floor; nothing is typed in by "
+        "hand. "
+        "Absolute times drift between runs and with whatever else the machine is doing (see the load "
+        "average); the ratios are the point, and each is taken from measurements interleaved in the same "
+        "run. Raw results: `test-output/bench.json`.\n",
+        "## Machine\n",
+        "| | |\n|---|---|",
+        f"| CPU | {m['cpu']}{' (virtualised)' if m['virtualised'] else ''}, {m['cpus']} cores "
+        f"({m['usable_cpus']} usable), {m['vector']} |",
+        f"| RAM | {m['ram_gib']:.1f} GiB |",
+        f"| OS / Python | {m['os']} / Python {m['python']} |",
+        f"| torch threads | {m['torch_threads']} |",
+        f"| load average (1/5/15 min) | at start {' / '.join(f'{x:.1f}' for x in m['loadavg'])}; "
+        f"at end {' / '.join(f'{x:.1f}' for x in m2['loadavg'])} |",
+        "| libraries | " + ", ".join(f"{k} {v}" for k, v in m["versions"].items()) + " |",
+        "",
+        "## Targets\n",
+        "| target | measured | |\n|---|---|---|",
+    ]
+    out += [f"| {name} | {value} | {_yes(ok)} |" for name, value, ok in targets(r)]
+    out += ["", *_http(h, b), *_cold(h), *_indexing(r["scale"]), *_scale(r["scale"]), *_misses(r)]
+    return "\n".join(out) + "\n"
+
+
+def readme_block(r: dict[str, Any]) -> str:
+    """The README's headline figures (between its `bench:start` / `bench:end` markers)."""
+    m = r["machine_start"]
+    lines = [
+        f"From `make bench` on {m['date']} ({m['cpu']}, {m['usable_cpus']} cores; load average "
+        f"{m['loadavg'][0]:.1f} at the start). Full tables, the machine and profiles: "
+        "[docs/BENCHMARKS.md](docs/BENCHMARKS.md).",
+        "",
+        "| target | measured | |",
+        "|---|---|---|",
+        *(f"| {name} | {value} | {_yes(ok)} |" for name, value, ok in targets(r)),
+    ]
+    return "\n".join(lines)
+
+
+def _http(h: dict[str, Any], b: dict[str, Any]) -> list[str]:
+    floor = h["floor"]["p50"]
+    rows = [
+        ("**`/v1/ask` over HTTP, concurrency 1**: a new question", h["http"]),
+        ("`/v1/ask`, concurrency 1: fresh server, each question's first request", h["fresh"]),
+        ("`/v1/ask`, concurrency 1: the same question again, verbatim", h["repeat"]),
+        ("`/v1/ask` over HTTP, concurrency 8 (per request), a new question", h["c8"]),
+        ("llama-index stock path: `VectorStoreIndex(...).as_retriever().retrieve(q)`", h["stock"]),
+        ("**floor**: `SentenceTransformer.encode([q])` + one `collection.query`", h["floor"]),
+    ]
+    statuses = ", ".join(f"{n} {s}" for s, n in h["first_statuses"].items())
+    out = [
+        "## `/v1/ask` latency and throughput (seeds corpus, dev questions)\n",
+        f"`verity serve` as a subprocess on the seeds corpus; the {h['questions']} `answer`, `unanswerable` "
+        f"and `false_premise` questions of `seeds/eval-dev.jsonl` ({statuses}). The server caches the "
+        "embeddings and parses of the corpus sentences it has scored, and of the questions it has seen. "
+        "A live server has seen most corpus sentences but rarely the question, so after one pass over the "
+        "questions (the *fresh server* row) every measured request is a *new question*: round r asks each "
+        "question with r spaces before its `?`, a string the server has never seen but the same tokens "
+        f"for the model and the same answer ({h['same_answers']} of {h['http']['n']} answers identical "
+        "to the verbatim question's, checked in the run). "
+        f"Concurrency 1: {h['rounds']} rounds; in each, every question over HTTP (one keep-alive "
+        "connection), then the floor and the stock path for the same strings on a copy of the server's "
+        "Chroma store, so all three see the same machine load. "
+        f"Both in-process paths retrieve k = {h['k']}, the dense retriever's k. Concurrency 8: "
+        f"{h['c8']['n']} new questions from 8 threads sharing one httpx client. The server's per-client "
+        "rate limit is off (`VERITY_RATE_LIMIT_PER_MINUTE=0`): this measures capacity.\n",
+        "| path | requests | p50 ms | p95 ms | p99 ms | p50 ÷ floor |\n|---|---|---|---|---|---|",
+    ]
+    for name, p in rows:
+        out.append(
+            f"| {name} | {p['n']} | {_ms(p['p50'])} | {_ms(p['p95'])} | {_ms(p['p99'])} "
+            f"| {p['p50'] / floor:.1f}× |"
+        )
+    out += [
+        "",
+        f"Throughput at concurrency 8: **{h['c8_rate']:.1f} requests/s** ({h['c8']['n']} requests in "
+        f"{h['c8_wall']:.1f} s; {', '.join(f'{n} {s}' for s, n in h['c8_statuses'].items())}), "
+        f"{h['c8_answered_rate']:.1f}/s with status `answered`. "
+        f"Server peak RSS: {h['server_peak_mib']:,.0f} MiB.\n",
+        "### Where an answer's time goes (in-process, one request at a time)\n",
+        "The pipeline built in the bench process on a copy of the same store, every dev question asked "
+        "once verbatim, then measured as a new question (as above): "
+        f"`Verity.ask` p50 {_ms(b['ask']['p50'])} ms. "
+        "Stages are inclusive (the premise check contains its retrievals and model forwards).\n",
+        "| stage | ms per question | calls per question |\n|---|---|---|",
+    ]
+    out += [f"| {name} | {_ms(ms)} | {calls:.2f} |" for name, (ms, calls) in b["stages"].items()]
+    return [*out, ""]
+
+
+def _cold(h: dict[str, Any]) -> list[str]:
+    warm = ", ".join(f"{s:.1f}" for s in h["cold_indexed"])
+    return [
+        "## Cold start\n",
+        "From spawning `verity serve` to the first 200 from `/healthz` (the server listens at once; ready "
+        "means the models are loaded, the in-process BM25 index is built from Chroma and one question "
+        "has been answered).\n",
+        "| store | seconds |\n|---|---|",
+        f"| empty: indexes `seeds/` first | {h['cold_empty']:.1f} |",
+        f"| already indexed (3 starts) | {warm} |",
+        "",
+    ]
+
+
+def _indexing(s: dict[str, Any]) -> list[str]:
+    out = [
+        "## Indexing throughput\n",
+        "Each size indexed by `Verity.index` in a fresh process (load, clean, split, embed, write to Chroma, "
+        "near-duplicate detection, BM25 rebuild), then the same passages (all, or a fixed random sample of "
+        f"{s['encode_sample']:,}) encoded by the same loaded `SentenceTransformer` with the same batch size, "
+        "nothing else. *Model share* is the part of the indexing time spent inside the encoder, measured "
+        "during indexing (immune to load drift between the two measurements).\n",
+        "| passages | documents | indexing s | indexing passages/s | raw encode passages/s (n) | ratio | "
+        "model share |\n|---|---|---|---|---|---|---|",
+    ]
+    for n, run in s["runs"].items():
+        i = run["index"]
+        out.append(
+            f"| {int(n):,} | {i['documents']:,} | {i['index_seconds']:.1f} | {i['index_rate']:.1f} | "
+            f"{i['raw_rate']:.1f} ({i['raw_passages']:,}) | {i['index_rate'] / i['raw_rate']:.0%} | "
+            f"{i['encode_share']:.0%} |"
+        )
+    return [*out, ""]
+
+
+def _scale(s: dict[str, Any]) -> list[str]:
+    out = [
+        "## Scale (generated corpus)\n",
+        "`scripts/gen_corpus.py`: news-like articles assembled from per-topic sentence templates with "
+        "generated people, organisations, places, dates and figures (seed 0), one passage per paragraph, so "
+        "the passage count is exact. Per size: one process indexes, a fresh one opens the store as the "
+        "service does and asks 40 generated questions (4 out of scope) through `Verity.ask`: once on the "
+        "fresh server, then each as a new question (as over HTTP above; the p50 the target compares), then "
+        "verbatim again. *Retrieve* is the search alone (dense + BM25 + fusion, question embedding "
+        "cached).\n",
+        "| passages | near-dup passages | open s (models / BM25 rebuild) | ask p50 ms: new question "
+        "(fresh server / repeated) | retrieve p50 ms | peak RSS MiB serving | peak RSS MiB indexing |"
+        "\n|---|---|---|---|---|---|---|",
+    ]
+    for n, run in s["runs"].items():
+        i, v = run["index"], run["serve"]
+        out.append(
+            f"| {int(n):,} | {i['duplicates']:,} | {v['load_seconds']:.1f} / {v['rebuild_seconds']:.1f} | "
+            f"**{_ms(v['ask_p50'] * 1000)}** ({_ms(v['ask_fresh_p50'] * 1000)} / "
+            f"{_ms(v['ask_repeat_p50'] * 1000)}) | {_ms(v['retrieve_p50'] * 1000)} | {v['peak_mib']:,.0f} | "
+            f"{i['peak_mib']:,.0f} |"
+        )
+    if s["skipped"]:
+        out += ["", "Not run in this run (over the time budget; `make bench SCALE=...` and "
+                "`--budget-minutes` choose):", ""]  # fmt: skip
+        out += [f"- {int(n):,} passages: {why}" for n, why in s["skipped"].items()]
+    return [*out, ""]
+
+
+def package_shares(profiler: Any) -> dict[str, float]:
+    """Share of a pyinstrument profile's time by the package whose code was running (self time)."""
+    root = profiler.last_session.root_frame()
+    if root is None or not root.time:
+        return {}
+    totals: dict[str, float] = {}
+    stack = [(root, "other")]
+    while stack:
+        frame, parent = stack.pop()
+        path = frame.file_path or ""
+        package = parent if not path or path.startswith("<") else _package(path)
+        own = frame.time - sum(child.time for child in frame.children)
+        totals[package] = totals.get(package, 0.0) + own
+        stack.extend((child, package) for child in frame.children)
+    return {k: v / root.time for k, v in sorted(totals.items(), key=lambda kv: -kv[1])}
+
+
+def _package(path: str) -> str:
+    if "site-packages/" in path:
+        return path.split("site-packages/", 1)[1].split("/", 1)[0].removesuffix(".py")
+    repo = str(Path(__file__).resolve().parent.parent) + "/"
+    if path.startswith(repo):
+        return f"{path[len(repo) :].split('/', 1)[0]}/ (Verity)"
+    if not path.startswith("/"):  # compiled (Cython) code names its source relative to the package
+        return path.split("/", 1)[0]
+    return "python (stdlib)" if "/lib/python3" in path else "other"
+
+
+def _shares(shares: dict[str, float], top: int = 8) -> str:
+    return ", ".join(f"{name} {share:.0%}" for name, share in list(shares.items())[:top])
+
+
+def _misses(r: dict[str, Any]) -> list[str]:
+    rows = targets(r)
+    missed = [name for name, _, ok in rows if ok is False]
+    if not missed:
+        return ["## Profiles\n", "Every target measured in this run was met; no profile needed.", ""]
+    out = ["## Missed targets: profiles and what would close them\n"]
+    b, runs = r["breakdown"], r["scale"]["runs"]
+    if any("floor" in m or "requests/s" in m for m in missed):
+        out += [
+            "### `/v1/ask` latency and throughput\n",
+            "pyinstrument, `Verity.ask` in-process over the dev questions (new questions), top of the tree:",
+            "",
+            _profile(b.get("profile", "")),
+            f"Time by package (self time): {_shares(b.get('packages', {}))}.\n",
+            *_close_latency(r, missed),
+        ]
+    if any("indexing" in m for m in missed) and "index_profile" in r:
+        out += [
+            "### Indexing\n",
+            "pyinstrument, `Verity.index` of a generated 1,000-passage corpus, top of the tree:\n",
+            _profile(r["index_profile"]["profile"]),
+            f"Time by package (self time): {_shares(r['index_profile'].get('packages', {}))}.\n",
+            *_close_indexing(r),
+        ]
+    if any("100k" in m for m in missed) and "100000" in runs:
+        serve = runs["100000"]["serve"]
+        out += [
+            "### 100k passages\n",
+            "pyinstrument, `Verity.ask` at 100k passages (new questions), top of the tree:\n",
+            _profile(serve.get("profile", "")),
+            f"Time by package (self time): {_shares(serve.get('packages', {}))}; at 1k: "
+            f"{_shares(runs.get('1000', {}).get('serve', {}).get('packages', {}))}.\n",
+            *_close_scale(r, missed),
+        ]
+    return out
+
+
+def _close_latency(r: dict[str, Any], missed: list[str]) -> list[str]:
+    h, m = r["http"], r["machine_start"]
+    c1, floor, mean = h["http"]["p50"], h["floor"]["p50"], h["http"]["mean"]
+    out = []
+    if any("floor" in x for x in missed):
+        stages = r["breakdown"]["stages"]
+        model = stages.get("model forward (SentenceTransformer.encode)", (0.0, 0.0))[0]
+        rest = {k: v[0] for k, v in stages.items() if not k.startswith("model")}
+        worst = max(rest, key=lambda k: rest[k]) if rest else "?"
+        out.append(
+            f"**Concurrency 1.** A new question costs one model forward (the floor's own cost; "
+            f"{model:.0f} ms per question in the stage table) and then the rest of the pipeline: "
+            f"{c1 - floor:.0f} ms over the floor at p50. The largest stage after the model is *{worst}* "
+            f"({rest.get(worst, 0.0):.0f} ms per question); what would close the gap is taking that stage "
+            "off the path of a new question: caching what it computes per corpus passage instead of per "
+            "question, or running it on the question's own retrieval instead of a retrieval of its own."
+        )
+    if any("requests/s" in x for x in missed):
+        cpus, rate = m["usable_cpus"], h["c8_rate"]
+        sequential = 1000 / mean
+        how = (
+            "Concurrency lowered throughput: eight request threads each run the model with torch's "
+            f"{m['torch_threads']} intra-op threads on {cpus} cores, oversubscribing them (a request's p50 "
+            f"went from {c1:.0f} ms to {h['c8']['p50']:.0f} ms), and the pipeline's Python takes turns on "
+            "the GIL."
+            if rate < sequential
+            else "The second core adds little: the pipeline's Python takes turns on the GIL, and only the "
+            "model forward and Chroma's query release it."
+        )
+        out.append(
+            f"**Concurrency 8.** 50 requests/s on {cpus} cores leaves {cpus * 1000 / 50:.0f} ms of CPU per "
+            f"request; one request at a time took {mean:.0f} ms on average ({sequential:.0f} requests/s "
+            f"from one client), and eight clients got {rate:.1f}/s. {how} What would close it, in order of "
+            "expected gain (none is measured here; they are service changes): batch the question embeddings "
+            "of concurrent requests into one forward (a batch of eight short questions costs little more "
+            "than one); one torch intra-op thread per process (`torch.set_num_threads(1)` at startup) so "
+            "requests, not the threads of one forward, share the cores; two uvicorn worker processes to get "
+            f"past the GIL (each costs the server's {h['server_peak_mib']:,.0f} MiB peak RSS); and a "
+            "quantised (int8 / ONNX) embedding model, which would lower the floor as well."
+        )
+    return [*out, ""]
+
+
+def _close_indexing(r: dict[str, Any]) -> list[str]:
+    runs = r["scale"]["runs"]
+    shares = ", ".join(f"{1 - run['index']['encode_share']:.0%} at {int(n):,}" for n, run in runs.items())
+    return [
+        f"Outside the model, indexing spends {shares} of its time: writing to Chroma (one upsert and one "
+        "generation bump per document, `ChromaStore.put_document`), near-duplicate lookups and the BM25 "
+        "rebuild. What would close it: write each group of passages in one upsert across documents and bump "
+        "the store's generation once per indexing run (index/store.py), and overlap those writes with the "
+        "next group's encoding in a second thread.",
+        "",
+    ]
+
+
+def _close_scale(r: dict[str, Any], missed: list[str]) -> list[str]:
+    runs = r["scale"]["runs"]
+    small, big = runs["1000"], runs["100000"]
+    out = []
+    if any("p50" in x for x in missed):
+        out.append(
+            f"Query p50 grew {big['serve']['ask_p50'] / small['serve']['ask_p50']:.1f}× from 1k to 100k; "
+            f"retrieval alone {big['serve']['retrieve_p50'] / small['serve']['retrieve_p50']:.1f}×. What "
+            "would close it: what grows is what scans the corpus per query (the profile above: BM25 "
+            "scoring over every passage, near-duplicate expansion of the hits); cap the candidates each "
+            "stage sees rather than the corpus it searches."
+        )
+    if any("memory" in x for x in missed):
+        out.append(
+            f"Peak memory at 100k: {big['serve']['peak_mib']:,.0f} MiB serving, of which "
+            f"{big['serve']['model_rss_mib']:,.0f} MiB is the process with its models loaded and the rest "
+            "the in-process index (passage table, BM25, sentence document frequencies); indexing peaks at "
+            f"{big['index']['peak_mib']:,.0f} MiB. What would close it: keep the passage table in Chroma "
+            "and only ids and BM25 in memory."
+        )
+    return [*out, ""]
