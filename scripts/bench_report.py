@@ -285,7 +285,7 @@ def package_shares(profiler: Any) -> dict[str, float]:
     if root is None or not root.time:
         return {}
     totals: dict[str, float] = {}
-    stack = [(root, "other")]
+    stack = [(child, "other") for child in root.children]  # the root's own time is no code of ours
     while stack:
         frame, parent = stack.pop()
         path = frame.file_path or ""
@@ -293,7 +293,8 @@ def package_shares(profiler: Any) -> dict[str, float]:
         own = frame.time - sum(child.time for child in frame.children)
         totals[package] = totals.get(package, 0.0) + own
         stack.extend((child, package) for child in frame.children)
-    return {k: v / root.time for k, v in sorted(totals.items(), key=lambda kv: -kv[1])}
+    total = sum(totals.values()) or 1.0
+    return {k: v / total for k, v in sorted(totals.items(), key=lambda kv: -kv[1])}
 
 
 def _package(path: str) -> str:
@@ -308,7 +309,9 @@ def _package(path: str) -> str:
 
 
 def _shares(shares: dict[str, float], top: int = 8) -> str:
-    return ", ".join(f"{name} {share:.0%}" for name, share in list(shares.items())[:top])
+    inside = {k: v for k, v in shares.items() if k != "other"}  # "other": samples outside any frame
+    total = sum(inside.values()) or 1.0
+    return ", ".join(f"{name} {share / total:.0%}" for name, share in list(inside.items())[:top])
 
 
 def _misses(r: dict[str, Any]) -> list[str]:
@@ -384,8 +387,11 @@ def _close_latency(r: dict[str, Any], missed: list[str]) -> list[str]:
             "expected gain (none is measured here; they are service changes): batch the question embeddings "
             "of concurrent requests into one forward (a batch of eight short questions costs little more "
             "than one); one torch intra-op thread per process (`torch.set_num_threads(1)` at startup) so "
-            "requests, not the threads of one forward, share the cores; two uvicorn worker processes to get "
-            f"past the GIL (each costs the server's {h['server_peak_mib']:,.0f} MiB peak RSS); and a "
+            "requests, not the threads of one forward, share the cores; less Python per request under the "
+            "GIL — the stems of every candidate sentence are derived again for each question "
+            "(`ExtractiveComposer.coverage` → `stems` in the profile) and could be kept per sentence in the "
+            "corpus view, and the premise check runs a retrieval of its own; two uvicorn worker processes to "
+            f"get past the GIL (each costs the server's {h['server_peak_mib']:,.0f} MiB peak RSS); and a "
             "quantised (int8 / ONNX) embedding model, which would lower the floor as well."
         )
     return [*out, ""]

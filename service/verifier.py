@@ -20,6 +20,7 @@ there is not enough information.
 from __future__ import annotations
 
 import re
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,7 +28,7 @@ from index.documents import Passage, Sentence
 from service.extractive import Candidate, ExtractiveComposer
 from service.question import Question, analyse
 from service.retrieval import Corpus, Hit
-from service.text import Parser, key, stem, stems, words
+from service.text import Parser, key, stem, stem_set, stems, words
 
 _OPPOSITES: list[tuple[str, str]] = [
     (
@@ -198,7 +199,7 @@ class Verifier:
         if c.dense < 0.35 or coverage < self.support_coverage * (0.9 if leans else 1.0):
             return None
         context = text
-        present = set(stems(context))
+        present = stem_set(context)
         root = _root_verb(claim.parse)
         verb_ok = (
             root is None
@@ -211,7 +212,7 @@ class Verifier:
 
     # -- consistency checks --------------------------------------------------------------------------
     def conflict(self, claim: Question, c: Candidate, corpus: Corpus) -> Conflict | None:
-        present = set(stems(f"{c.context} {c.sentence.text}"))
+        present = stem_set(f"{c.context} {c.sentence.text}")
         evidence = self.parser(c.sentence.text)
         # the slot check first: its reason quotes the corpus's own phrase ("killed ... in Baghdad")
         checks = (self._slot_mismatch, self._swapped_role, self._swapped_entity, self._opposed, self._negated)
@@ -221,7 +222,9 @@ class Verifier:
                 return found
         return None
 
-    def _rest(self, claim: Question, exclude: set[str], present: set[str], corpus: Corpus) -> float | None:
+    def _rest(
+        self, claim: Question, exclude: AbstractSet[str], present: AbstractSet[str], corpus: Corpus
+    ) -> float | None:
         """Coverage of the claim's other terms: a contradiction needs the rest of the claim to match."""
         rest = [t for t in claim.terms if t not in exclude]
         covered = [t for t in rest if t in present or _SAME.get(t, set()) & present]
@@ -230,24 +233,24 @@ class Verifier:
         return ratio if len(covered) >= 2 and ratio >= 0.6 else None
 
     def _swapped_entity(
-        self, claim: Question, evidence: Any, present: set[str], corpus: Corpus
+        self, claim: Question, evidence: Any, present: AbstractSet[str], corpus: Corpus
     ) -> Conflict | None:
         root = _root_verb(claim.parse)
         if root is not None and key(root) not in _LIGHT_VERBS:
             matches = [t for t in evidence if t.pos_ == "VERB" and same_verb(root, t)]
             if not matches or all(_irrealis(t) for t in matches):
                 return None
-        claim_stems = set(stems(claim.text))
+        claim_stems = stem_set(claim.text)
         for ent in claim.parse.ents:
             role = _ROLE_TYPES.get(ent.label_)
             if role is None or (role == "date" and _RELATIVE_DATE.search(ent.text)):
                 continue
-            tokens = set(stems(ent.text))
+            tokens = stem_set(ent.text)
             if not tokens or _mentioned(ent, present, ""):
                 continue
             others = [
                 e for e in evidence.ents
-                if _ROLE_TYPES.get(e.label_) == role and not set(stems(e.text)) <= claim_stems
+                if _ROLE_TYPES.get(e.label_) == role and not stem_set(e.text) <= claim_stems
                 and not (role == "date" and _RELATIVE_DATE.search(e.text))
                 and (root is not None or _slot(e) == _slot(ent))
             ]  # fmt: skip
@@ -260,7 +263,7 @@ class Verifier:
         return None
 
     def _swapped_role(
-        self, claim: Question, evidence: Any, present: set[str], corpus: Corpus
+        self, claim: Question, evidence: Any, present: AbstractSet[str], corpus: Corpus
     ) -> Conflict | None:
         """Who did what: the same verb, a different named subject or object ("Jones approved", not Smith)."""
         root = _root_verb(claim.parse)
@@ -278,15 +281,15 @@ class Verifier:
                 for c in v.children
                 if c.dep_ in role and c.pos_ == "PROPN"
             ]
-            if not fillers or any(set(stems(f)) & set(stems(mine_text)) for f in fillers):
+            if not fillers or any(stem_set(f) & stem_set(mine_text) for f in fillers):
                 continue
-            rest = self._rest(claim, set(stems(mine_text)), present, corpus)
+            rest = self._rest(claim, stem_set(mine_text), present, corpus)
             if rest is not None:
                 return Conflict(f"the corpus says {fillers[0]}, not {mine_text}", rest)
         return None
 
     def _slot_mismatch(
-        self, claim: Question, evidence: Any, present: set[str], corpus: Corpus
+        self, claim: Question, evidence: Any, present: AbstractSet[str], corpus: Corpus
     ) -> Conflict | None:
         verbs = [t for t in claim.parse if t.pos_ in {"VERB", "AUX"} and t.dep_ in {"ROOT", "relcl", "ccomp"}]
         for verb in verbs:
@@ -305,9 +308,11 @@ class Verifier:
                             return Conflict(f"the corpus says {other.text} {said}", rest)
         return None
 
-    def _opposed(self, claim: Question, evidence: Any, present: set[str], corpus: Corpus) -> Conflict | None:
+    def _opposed(
+        self, claim: Question, evidence: Any, present: AbstractSet[str], corpus: Corpus
+    ) -> Conflict | None:
         mine = {key(t): t for t in claim.parse if t.pos_ in {"VERB", "NOUN", "ADJ"}}
-        said = set(stems(evidence.text)) | {key(t) for t in evidence}
+        said = stem_set(evidence.text) | {key(t) for t in evidence}
         for token in evidence:
             s = key(token)
             for m, claim_token in mine.items():
@@ -318,7 +323,9 @@ class Verifier:
                     return Conflict(f"the corpus says {token.text}, not {claim_token.text}", rest)
         return None
 
-    def _negated(self, claim: Question, evidence: Any, present: set[str], corpus: Corpus) -> Conflict | None:
+    def _negated(
+        self, claim: Question, evidence: Any, present: AbstractSet[str], corpus: Corpus
+    ) -> Conflict | None:
         if any(t.dep_ == "neg" or t.text.lower() in _NEGATIONS for t in claim.parse):
             return None
         terms = set(claim.terms)
@@ -340,7 +347,7 @@ def _slot(ent: Any) -> tuple[str, str]:
     return (root.dep_.replace("pass", ""), "")
 
 
-def _mentioned(ent: Any, present: set[str], context: str) -> bool:
+def _mentioned(ent: Any, present: AbstractSet[str], context: str) -> bool:
     """A name counts as mentioned by its last word (surnames) or as an acronym; dates and numbers whole."""
     tokens = stems(ent.text)
     if not tokens:
