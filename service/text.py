@@ -88,7 +88,7 @@ class Parser:
         self._lock = threading.Lock()
         # one spaCy call at a time (pipelines are not documented as thread-safe); concurrent requests'
         # texts share an `nlp.pipe` batch, which costs about half as much per text as parsing one by one
-        self._batcher: Batcher[Any] = Batcher(lambda texts: [self._nlp(t) for t in texts])
+        self._batcher: Batcher[Any] = Batcher(lambda texts: list(self._nlp.pipe(texts)))
 
     def __call__(self, text: str) -> Any:
         with self._lock:
