@@ -179,7 +179,9 @@ def _http(h: dict[str, Any], b: dict[str, Any]) -> list[str]:
         "## `/v1/ask` latency and throughput (seeds corpus, dev questions)\n",
         f"`verity serve` as a subprocess on the seeds corpus; the {h['questions']} `answer`, `unanswerable` "
         f"and `false_premise` questions of `seeds/eval-dev.jsonl` ({statuses}). The server caches the "
-        "embeddings and parses of the corpus sentences it has scored, and of the questions it has seen. "
+        "embeddings and parses of the corpus sentences it has scored, and of the questions it has seen; "
+        "the questions of concurrent requests share one model forward and one spaCy `pipe` call "
+        "(`index/batching.py`), each forward on one torch thread (`VERITY_SERVE_THREADS=1`, the default). "
         "A live server has seen most corpus sentences but rarely the question, so after one pass over the "
         "questions (the *fresh server* row) every measured request is a *new question*: round r asks each "
         "question with r spaces before its `?`, a string the server has never seen but the same tokens "
@@ -202,8 +204,17 @@ def _http(h: dict[str, Any], b: dict[str, Any]) -> list[str]:
         "",
         f"Throughput at concurrency 8: **{h['c8_rate']:.1f} requests/s** ({h['c8']['n']} requests in "
         f"{h['c8_wall']:.1f} s; {', '.join(f'{n} {s}' for s, n in h['c8_statuses'].items())}), "
-        f"{h['c8_answered_rate']:.1f}/s with status `answered`. "
-        f"Server peak RSS: {h['server_peak_mib']:,.0f} MiB.\n",
+        f"{h['c8_answered_rate']:.1f}/s with status `answered` (every request was answered with a 200: "
+        "an answer, or a refusal that says why; "
+        f"{h['first_statuses'].get('refused', 0) / h['questions']:.0%} of the dev questions are meant "
+        "to be refused). "
+        + (
+            f"The server used {h['c8_server_cpu_ms']:.1f} ms of CPU per request (all its threads; the "
+            "8 client threads run in the bench process on the same cores). "
+            if "c8_server_cpu_ms" in h
+            else ""
+        )
+        + f"Server peak RSS: {h['server_peak_mib']:,.0f} MiB.\n",
         "### Where an answer's time goes (in-process, one request at a time)\n",
         "The pipeline built in the bench process on a copy of the same store, every dev question asked "
         "once verbatim, then measured as a new question (as above): "

@@ -26,7 +26,7 @@ from service.deps import AppState
 from service.documents_api import router as documents_router
 from service.errors import VerityError
 from service.limits import install_limits
-from service.observability import install_observability
+from service.observability import configure_logging, install_observability
 from service.openai_api import router as openai_router
 from service.routes import router
 from service.slack import http_enabled as slack_http_enabled
@@ -49,6 +49,8 @@ _HTTP_CODES = {
 def create_app(settings: Settings | None = None, verity: Verity | None = None) -> FastAPI:
     """A new app. Pass `verity` (already built) to skip model loading, as the tests do."""
     settings = settings or Settings()
+    if not logging.getLogger().handlers:  # a worker process of `verity serve --workers N`, or bare uvicorn
+        configure_logging(settings.log_level, settings.log_format)
     state = AppState()
 
     @asynccontextmanager

@@ -103,6 +103,13 @@ def _serve_arguments(parser: argparse.ArgumentParser, settings: Settings) -> Non
     parser.add_argument(
         "--port", type=int, default=settings.port, help=f"default: {settings.port} (VERITY_PORT)"
     )
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=settings.workers,
+        help=f"worker processes (default: {settings.workers}, VERITY_WORKERS); more than one needs "
+        "VERITY_CHROMA_URL",
+    )
     parser.add_argument("--reload", action="store_true", help="restart on code changes (development only)")
 
 
@@ -111,6 +118,19 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
 
     from service.observability import configure_logging
 
+    if args.workers < 1:
+        print("verity serve: --workers must be at least 1", file=sys.stderr)
+        return EXIT_USAGE
+    if args.workers > 1 and not settings.chroma_url:
+        print(
+            "verity serve: more than one worker needs a Chroma server (VERITY_CHROMA_URL): an embedded "
+            "Chroma belongs to one process",
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
+    if args.workers > 1 and args.reload:
+        print("verity serve: --reload serves one process; drop --workers", file=sys.stderr)
+        return EXIT_USAGE
     configure_logging(settings.log_level, settings.log_format)
     # uvicorn's loggers go through the same (JSON) handlers; the app writes its own access log lines.
     # `--reload` serves from a child process that does not inherit this setup: keep uvicorn's there.
@@ -121,6 +141,7 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
         host=args.host,
         port=args.port,
         reload=args.reload,
+        workers=args.workers,
         log_level=settings.log_level.lower(),
         **own_logging,
     )

@@ -46,6 +46,12 @@ class Settings(BaseSettings):
         default=None, description="sentence-transformers name or path; default: the bundled all-MiniLM-L6-v2"
     )
     embed_batch_size: int = 64
+    workers: int = Field(
+        default=1,
+        ge=1,
+        description="`verity serve` worker processes; more than one needs VERITY_CHROMA_URL (an embedded "
+        "Chroma belongs to one process)",
+    )
     serve_threads: int = Field(
         default=1,
         ge=0,

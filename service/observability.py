@@ -74,6 +74,8 @@ def configure_logging(level: str, log_format: str = "json") -> None:
     if not root.handlers:
         root.addHandler(logging.StreamHandler())
     root.setLevel(level.upper())
+    if level.upper() != "DEBUG":  # the Chroma client's every request, logged by httpx at INFO
+        logging.getLogger("httpx").setLevel(logging.WARNING)
     if log_format == "json":
         for handler in root.handlers:
             handler.setFormatter(JsonFormatter())

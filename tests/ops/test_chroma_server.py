@@ -4,6 +4,9 @@ outage of the server is a 503 that heals by itself once the server is back."""
 
 from __future__ import annotations
 
+import signal
+import subprocess
+import sys
 import threading
 import time
 from collections import Counter
@@ -11,7 +14,7 @@ from pathlib import Path
 
 import chromadb
 import httpx
-from ops_topology import BOLTON, Topology, wait_for
+from ops_topology import BOLTON, Topology, free_port, reaped, subprocess_env, wait_for
 
 from index.documents import Document
 from index.indexer import index_documents
@@ -136,3 +139,48 @@ def test_a_chroma_outage_is_a_503_and_heals_without_restarting_the_service(topol
     assert topology.client.get("/healthz").json()["status"] == "ok"
     assert not failures, failures[:5]
     assert statuses[200] > 0 and statuses[503] > 0, statuses
+
+
+def test_serve_with_two_workers_on_the_server(topology: Topology, tmp_path: Path) -> None:
+    """`verity serve --workers 2`: two processes answer from the one Chroma server; an embedded store
+    (one process's files) refuses more than one worker before anything loads."""
+    port = free_port()
+    env = subprocess_env(chroma_url=topology.chroma.url, port=str(port), data_dir=str(tmp_path / "data"))
+    env["VERITY_COLLECTION"] = topology.settings.collection
+    log = (tmp_path / "serve.log").open("wb")
+    command = [str(Path(sys.executable).parent / "verity"), "serve", "--workers", "2"]
+    with reaped(subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)) as parent:
+        url = f"http://127.0.0.1:{port}"
+
+        def workers() -> list[int]:
+            children = []
+            for status in Path("/proc").glob("[0-9]*/status"):
+                try:
+                    fields = dict(
+                        line.split(":\t", 1) for line in status.read_text().splitlines() if ":\t" in line
+                    )
+                except OSError:
+                    continue
+                if fields.get("PPid", "").strip() == str(parent.pid):
+                    children.append(int(status.parent.name))
+            return children
+
+        def answered_by_fresh_connections() -> bool:
+            for _ in range(4):  # a new connection each: the kernel hands them to either worker
+                try:
+                    response = httpx.post(f"{url}/v1/ask", json={"question": BOLTON}, timeout=60)
+                except httpx.TransportError:
+                    return False
+                if response.status_code != 200:
+                    return False
+                assert response.json()["status"] == "answered", response.text
+            return True
+
+        wait_for(lambda: len(workers()) >= 2, 60, "two worker processes")
+        wait_for(answered_by_fresh_connections, 300, "both workers answering", 1.0)
+        parent.send_signal(signal.SIGINT)
+        assert parent.wait(60) == 0
+
+    embedded = subprocess_env(data_dir=str(tmp_path / "embedded"))
+    refused = subprocess.run([*command], env=embedded, capture_output=True, text=True, timeout=120)
+    assert refused.returncode == 2 and "VERITY_CHROMA_URL" in refused.stderr, refused.stderr
