@@ -9,18 +9,27 @@ and passages of *other* documents above the cosine threshold are recorded on bot
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Set as AbstractSet
 
 import numpy as np
 
-from index.store import ChromaStore
+from index.store import ChromaStore, document_of
 
 _NEIGHBOURS = 4
 
 
 def find_duplicates(
-    store: ChromaStore, ids: list[str], document_ids: list[str], embeddings: np.ndarray, threshold: float
+    store: ChromaStore,
+    ids: list[str],
+    document_ids: list[str],
+    embeddings: np.ndarray,
+    threshold: float,
+    skip: AbstractSet[str] = frozenset(),
 ) -> dict[str, set[str]]:
-    """Pairs (both directions) of stored passages from different documents with cosine ≥ threshold."""
+    """Pairs (both directions) of stored passages from different documents with cosine ≥ threshold.
+
+    Passages of the documents in `skip` (about to be replaced) are not paired with.
+    """
     pairs: dict[str, set[str]] = defaultdict(set)
     if not ids:
         return pairs
@@ -29,14 +38,14 @@ def find_duplicates(
         got = store.passages.query(
             query_embeddings=embeddings[i : i + 512],
             n_results=n_results,
-            include=["metadatas", "distances"],
+            include=["distances"],  # a passage id names its document: no metadata to fetch
         )
-        metas, dists = got["metadatas"], got["distances"]
-        assert metas is not None and dists is not None
-        for j, (hit_ids, hit_metas, hit_dists) in enumerate(zip(got["ids"], metas, dists, strict=True)):
+        dists = got["distances"]
+        assert dists is not None
+        for j, (hit_ids, hit_dists) in enumerate(zip(got["ids"], dists, strict=True)):
             pid, doc = ids[i + j], document_ids[i + j]
-            for hit, meta, dist in zip(hit_ids, hit_metas, hit_dists, strict=True):
-                if meta["document_id"] != doc and 1.0 - dist >= threshold:
+            for hit, dist in zip(hit_ids, hit_dists, strict=True):
+                if 1.0 - dist >= threshold and (other := document_of(hit)) != doc and other not in skip:
                     pairs[pid].add(hit)
                     pairs[hit].add(pid)
     return pairs

@@ -1,26 +1,35 @@
 """Bring a Chroma store in line with a set of documents: embed and write what changed, drop what left.
 
-Unchanged documents (same content hash) are skipped, so re-indexing writes nothing. Passages of changed
-documents are embedded in batches across documents (the model is the cost), then written document by
-document, each one atomically replacing its previous version (see `ChromaStore.put_document`).
+Unchanged documents (same content hash) are skipped, so re-indexing writes nothing. Changed documents go
+through in groups of whole documents (about `_GROUP` passages, which bounds memory on large corpora): the
+model embeds a group's passages in one call, then a writer thread stores the group — a few large Chroma
+writes in which every document atomically replaces its previous version (see
+`ChromaStore.put_documents`) — and looks its passages up for near-duplicates, while the model embeds the
+next group. The model is the cost. Against a Chroma server the writes are network waits and vanish behind
+it; the embedded client's Rust calls hold the GIL, so there only their Python side overlaps, and what
+counts is that they are few and large (a write call costs ~20 ms whatever its size).
 """
 
 from __future__ import annotations
 
+import queue
+import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 import numpy as np
 from tqdm import tqdm
 
 from index.dedup import find_duplicates
-from index.documents import Document
+from index.documents import Document, Passage
 from index.embed import Embedder
 from index.split import split_passages
 from index.store import ChromaStore, content_hash
 
-_GROUP = 2048  # passages embedded and written per round: bounds memory on large corpora
+_GROUP = 2048  # passages embedded (one model call) and written (one batch of writes) per round
+
+Item = tuple[Document, str, list[Passage]]  # a document to write, its content hash, its passages
 
 
 @dataclass
@@ -60,7 +69,7 @@ def index_documents(
         raise ValueError(f"duplicate document ids: {', '.join(dupes[:5])}")
     stored = store.document_digests()
     summary = IndexSummary(documents=len(docs))
-    todo = []
+    todo: list[Item] = []
     for doc in docs:
         digest = content_hash(doc)
         if stored.get(doc.id) == digest:
@@ -76,38 +85,132 @@ def index_documents(
 
     total = sum(len(p) for _, _, p in todo)
     bar = tqdm(total=total, unit="passage", desc="indexing", disable=not progress or total == 0)
-    new_ids: list[str] = []
-    new_docs: list[str] = []
-    new_vectors: list[np.ndarray] = []
-    group: list[tuple[Document, str, list]] = []  # type: ignore[type-arg]
-
-    def flush() -> None:
-        texts = [p.text for _, _, passages in group for p in passages]
-        vectors = embedder.encode(texts)
-        at = 0
-        for doc, digest, passages in group:
-            doc_vectors = vectors[at : at + len(passages)]
-            at += len(passages)
-            written = store.put_document(doc, digest, passages, doc_vectors)
-            new_ids.extend(written)
-            new_docs.extend([doc.id] * len(written))
-            new_vectors.append(doc_vectors)
-            summary.written += 1
-            summary.passages += len(passages)
-            bar.update(len(passages))
-        group.clear()
-
-    for item in todo:
-        group.append(item)
-        if sum(len(p) for _, _, p in group) >= _GROUP:
-            flush()
-    if group:
-        flush()
-    bar.close()
-
-    if new_ids:
-        pairs = find_duplicates(store, new_ids, new_docs, np.concatenate(new_vectors), duplicate_threshold)
-        store.add_duplicates(pairs)
-        summary.duplicates = len(pairs)
+    writer = _Writer(store, duplicate_threshold, summary, bar, {doc.id for doc, _, _ in todo})
+    try:
+        for group in _groups(todo, _GROUP):
+            vectors = embedder.encode([p.text for _, _, passages in group for p in passages])
+            writer.submit(group, vectors)  # waits while the writer is one group behind
+        writer.finish()
+    finally:
+        writer.stop()
+        bar.close()
     summary.seconds = time.perf_counter() - started
     return summary
+
+
+def _groups(todo: list[Item], size: int) -> Iterator[list[Item]]:
+    """Whole documents, about `size` passages at a time (a longer document is a group of its own).
+
+    The last group is kept to about `size / 4`: only its writes cannot overlap the model's work, since
+    the group before it is written while it is embedded.
+    """
+    tail = size // 4
+    left = sum(len(p) for _, _, p in todo)
+    group: list[Item] = []
+    passages = 0
+    for item in todo:
+        group.append(item)
+        passages += len(item[2])
+        if passages >= size or (passages >= tail and 0 < left - passages <= tail):
+            yield group
+            left -= passages
+            group, passages = [], 0
+    if group:
+        yield group
+
+
+class _Writer:
+    """A thread that writes embedded groups to the store, one at a time, while the caller embeds the next.
+
+    At most one group waits for it (memory stays bounded). Its first error stops it: the caller gets that
+    exception on its next `submit` or at `finish`, and no later group is written. A document is written
+    atomically or not at all (`ChromaStore.put_documents`), so stopping between groups loses nothing that
+    was reported as written.
+    """
+
+    _DONE = None
+
+    def __init__(
+        self, store: ChromaStore, threshold: float, summary: IndexSummary, bar: tqdm, pending: set[str]
+    ) -> None:
+        self.store = store
+        self.threshold = threshold
+        self.summary = summary
+        self.bar = bar
+        self.pending = pending  # documents still to write: their stored passages are on the way out
+        self.written: set[str] = set()  # passage ids this run wrote (without duplicates)
+        self.found: dict[str, set[str]] = {}  # passage id -> its near-duplicates found by this run
+        self.error: BaseException | None = None
+        self._queue: queue.Queue[tuple[list[Item], np.ndarray] | None] = queue.Queue(maxsize=1)
+        self._cancelled = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="verity-index-writer", daemon=True)
+        self._thread.start()
+
+    def submit(self, group: list[Item], vectors: np.ndarray) -> None:
+        self._raise_if_failed()
+        self._queue.put((group, vectors))
+
+    def finish(self) -> None:
+        """Wait until every submitted group is written; raise the writer's error, if any."""
+        self._queue.put(self._DONE)
+        self._thread.join()
+        self._raise_if_failed()
+
+    def stop(self) -> None:
+        """Stop after the group being written (no-op once finished): the caller failed or was interrupted."""
+        if not self._thread.is_alive():
+            return
+        self._cancelled.set()
+        while True:  # drop what waits, so the writer sees the end right after its current group
+            try:
+                self._queue.get_nowait()
+            except queue.Empty:
+                break
+        self._queue.put(self._DONE)
+        self._thread.join()
+
+    def _raise_if_failed(self) -> None:
+        if self.error is not None:
+            raise self.error
+
+    def _run(self) -> None:
+        while (job := self._queue.get()) is not self._DONE:
+            if self.error is not None or self._cancelled.is_set():
+                continue  # drain until the end marker; the caller stops submitting
+            try:
+                self._write(*job)
+            except BaseException as exc:  # noqa: BLE001 - handed to the caller's thread
+                self.error = exc
+
+    def _write(self, group: list[Item], vectors: np.ndarray) -> None:
+        batch = []
+        at = 0
+        for doc, digest, passages in group:
+            batch.append((doc, digest, passages, vectors[at : at + len(passages)]))
+            at += len(passages)
+        written = self.store.put_documents(batch)
+        new_ids = [pid for doc_ids in written for pid in doc_ids]
+        new_docs = [doc.id for (doc, _, _), doc_ids in zip(group, written, strict=True) for _ in doc_ids]
+        self.written.update(
+            pid
+            for (_, _, passages), doc_ids in zip(group, written, strict=True)
+            for passage, pid in zip(passages, doc_ids, strict=True)
+            if not passage.duplicate_of  # stored with none: what this run finds is the whole list
+        )
+        # this group's passages against everything stored so far, this group included (but not the old
+        # versions of documents a later group replaces): a pair across groups is found when the later
+        # one is looked up, and recorded on both sides
+        self.pending.difference_update(doc.id for doc, _, _ in group)
+        pairs = find_duplicates(self.store, new_ids, new_docs, vectors, self.threshold, skip=self.pending)
+        if pairs:
+            for pid, others in pairs.items():
+                self.found.setdefault(pid, set()).update(others)
+            # passages this run wrote: the whole list is known here; older ones are merged in the store
+            self.store.add_duplicates(
+                {pid: self.found[pid] if pid in self.written else others for pid, others in pairs.items()},
+                complete=self.written,
+            )
+        self.summary.written += len(group)
+        self.summary.passages += len(new_ids)
+        self.summary.duplicates = len(self.found)
+        self.bar.update(len(new_ids))

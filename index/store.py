@@ -16,6 +16,7 @@ import hashlib
 import json
 import uuid
 from collections.abc import Iterator
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -31,6 +32,9 @@ from chromadb.config import Settings as ChromaSettings
 from index.documents import Document, Passage, Sentence
 
 _PAGE = 5000
+# Document records per upsert: each carries a whole article's text, so requests stay small, and a batch
+# of documents commits a few at a time (every write call costs a commit, so not one at a time either).
+_RECORDS = 32
 # chromadb's HttpClient waits forever by default; a hung server must become an error, not a hung request.
 _HTTP_TIMEOUT = httpx.Timeout(60.0, connect=5.0)
 
@@ -85,6 +89,11 @@ def connect(path: Path | None = None, url: str | None = None) -> ClientAPI:
 def _meta_str(meta: dict[str, Any], key: str) -> str | None:
     value = meta.get(key)
     return str(value) if value not in (None, "") else None
+
+
+def document_of(passage_id_: str) -> str:
+    """The document id inside a passage id (`passage_id`)."""
+    return passage_id_.rsplit(":", 2)[0]
 
 
 def current_passage(passage_id_: str, document_id: str, digests: dict[str, str]) -> bool:
@@ -175,49 +184,79 @@ class ChromaStore:
     def put_document(
         self, document: Document, digest: str, passages: list[Passage], embeddings: np.ndarray
     ) -> list[str]:
-        """Write a document's passages, then its record, then drop its previous passages."""
-        ids = [passage_id(document, digest, p.position) for p in passages]
-        old = self.passages.get(where={"document_id": document.id}, include=[])["ids"]
+        """Write one document's new version atomically (see `put_documents`); its passage ids."""
+        return self.put_documents([(document, digest, passages, embeddings)])[0]
+
+    def put_documents(self, batch: list[tuple[Document, str, list[Passage], np.ndarray]]) -> list[list[str]]:
+        """Write new versions of several documents, each atomically; the passage ids of each.
+
+        All passages first (a few large upserts), then the document records — the commit point of each
+        document: readers ignore passages whose content hash is not their document record's (see
+        `current_passage`) — then the previous versions' passages are dropped. A failure rolls back the
+        new passages of every document whose record was not switched to the new version.
+        """
+        if not batch:
+            return []
+        documents = [doc for doc, _, _, _ in batch]
+        ids = [[passage_id(doc, digest, p.position) for p in passages] for doc, digest, passages, _ in batch]
+        old = self._passage_ids_of([doc.id for doc in documents])
+        committed = 0  # batch[:committed] have their record switched to the new version
         try:
-            for i in range(0, len(ids), _PAGE):
+            flat_ids = [pid for doc_ids in ids for pid in doc_ids]
+            flat = [(p, digest) for _, digest, passages, _ in batch for p in passages]
+            flat_vectors = np.concatenate([e for _, _, _, e in batch])
+            for i in range(0, len(flat_ids), _PAGE):
                 chunk = slice(i, i + _PAGE)
                 self.passages.upsert(
-                    ids=ids[chunk],
-                    documents=[p.text for p in passages[chunk]],
-                    embeddings=embeddings[chunk],
-                    metadatas=[self._passage_meta(p, digest) for p in passages[chunk]],
+                    ids=flat_ids[chunk],
+                    documents=[p.text for p, _ in flat[chunk]],
+                    embeddings=flat_vectors[chunk],
+                    metadatas=[self._passage_meta(p, digest) for p, digest in flat[chunk]],
                 )
-            mean = embeddings.mean(axis=0) if len(embeddings) else np.ones(embeddings.shape[1], np.float32)
-            self.documents.upsert(
-                ids=[document.id],
-                documents=[document.text],
-                embeddings=[(mean / (np.linalg.norm(mean) or 1.0)).tolist()],
-                metadatas=[self._document_meta(document, digest, len(passages))],
-            )
+            for i in range(0, len(batch), _RECORDS):
+                records = batch[i : i + _RECORDS]
+                self.documents.upsert(
+                    ids=[doc.id for doc, _, _, _ in records],
+                    documents=[doc.text for doc, _, _, _ in records],
+                    embeddings=np.stack([self._document_vector(e) for _, _, _, e in records]),
+                    metadatas=[self._document_meta(doc, dg, len(ps)) for doc, dg, ps, _ in records],
+                )
+                committed = i + len(records)
         except BaseException:
-            # roll back what this attempt wrote; readers also ignore passages whose digest is not the
-            # document record's (see `current_passage`), so a crash before this line is harmless too
+            # roll back the new passages of documents whose record still points elsewhere (a record write
+            # that raised may still have been applied, so ask), and finish the documents that did switch;
+            # a crash before this is harmless too
             with contextlib.suppress(Exception):
-                self.passages.delete(ids=[pid for pid in ids if pid not in set(old)])
+                self._roll_back(batch[committed:], ids[committed:], set(old))
+                self._drop_stale(old, batch[:committed], ids[:committed])
+                self._touch()
             raise
-        stale = [pid for pid in old if pid not in set(ids)]
-        if stale:
-            self.passages.delete(ids=stale)
+        self._drop_stale(old, batch, ids)
         self._touch()
         return ids
 
-    def add_duplicates(self, duplicates: dict[str, set[str]]) -> None:
-        """Record near-duplicates (`duplicate_of`) on passages already stored, merged with earlier ones."""
-        ids = list(duplicates)
+    def add_duplicates(
+        self, duplicates: dict[str, set[str]], complete: AbstractSet[str] = frozenset()
+    ) -> None:
+        """Record near-duplicates (`duplicate_of`) on passages already stored, merged with earlier ones.
+
+        For ids in `complete` the given set is already the whole list (the caller wrote those passages and
+        has tracked every duplicate found for them since), so their stored value is not read first.
+        """
+        merged = {pid: dups for pid, dups in duplicates.items() if pid in complete}
+        unknown = [pid for pid in duplicates if pid not in complete]
+        for i in range(0, len(unknown), _PAGE):
+            got = self.passages.get(ids=unknown[i : i + _PAGE], include=["metadatas"])
+            for pid, meta in zip(got["ids"], got["metadatas"] or [], strict=True):
+                known = {d for d in str((meta or {}).get("duplicate_of") or "").split(",") if d}
+                merged[pid] = known | duplicates[pid]
+        ids = list(merged)
         for i in range(0, len(ids), _PAGE):
             chunk = ids[i : i + _PAGE]
-            got = self.passages.get(ids=chunk, include=["metadatas"])
-            metas = []
-            for pid, meta in zip(got["ids"], got["metadatas"] or [], strict=True):
-                known = {d for d in str(meta.get("duplicate_of") or "").split(",") if d}
-                metas.append({**meta, "duplicate_of": ",".join(sorted(known | duplicates[pid]))})
-            if got["ids"]:
-                self.passages.update(ids=got["ids"], metadatas=metas)  # type: ignore[arg-type]
+            # an update merges metadata keys: only `duplicate_of` changes
+            self.passages.update(
+                ids=chunk, metadatas=[{"duplicate_of": ",".join(sorted(merged[pid]))} for pid in chunk]
+            )
         self._touch()
 
     def delete_document(self, document_id: str) -> bool:
@@ -234,6 +273,56 @@ class ChromaStore:
         self.__init__(self.client, self.name)  # type: ignore[misc]
 
     # -- helpers -------------------------------------------------------------------------------------
+    def _passage_ids_of(self, document_ids: list[str]) -> list[str]:
+        """The ids of every stored passage (any version) of these documents."""
+        out: list[str] = []
+        for i in range(0, len(document_ids), _RECORDS * 8):
+            chunk = document_ids[i : i + _RECORDS * 8]
+            where: Any = {"document_id": chunk[0]} if len(chunk) == 1 else {"document_id": {"$in": chunk}}
+            out.extend(self.passages.get(where=where, include=[])["ids"])
+        return out
+
+    def _roll_back(
+        self,
+        pending: list[tuple[Document, str, list[Passage], np.ndarray]],
+        ids: list[list[str]],
+        keep: set[str],
+    ) -> None:
+        """Delete the passages just written for `pending` documents whose record was not switched to them."""
+        got = self.documents.get(ids=[doc.id for doc, _, _, _ in pending], include=["metadatas"])
+        recorded = {
+            doc_id: (meta or {}).get("digest")
+            for doc_id, meta in zip(got["ids"], got["metadatas"] or [], strict=True)
+        }
+        orphans = [
+            pid
+            for (doc, digest, _, _), doc_ids in zip(pending, ids, strict=True)
+            if recorded.get(doc.id) != digest
+            for pid in doc_ids
+            if pid not in keep
+        ]
+        for i in range(0, len(orphans), _PAGE):
+            self.passages.delete(ids=orphans[i : i + _PAGE])
+
+    def _drop_stale(
+        self,
+        old: list[str],
+        batch: list[tuple[Document, str, list[Passage], np.ndarray]],
+        ids: list[list[str]],
+    ) -> None:
+        """Delete the previous versions' passages of documents whose record now names their new version."""
+        documents = {doc.id for doc, _, _, _ in batch}
+        fresh = {pid for doc_ids in ids for pid in doc_ids}
+        stale = [pid for pid in old if pid not in fresh and document_of(pid) in documents]
+        for i in range(0, len(stale), _PAGE):
+            self.passages.delete(ids=stale[i : i + _PAGE])
+
+    @staticmethod
+    def _document_vector(embeddings: np.ndarray) -> np.ndarray:
+        """A document's record embedding: the normalised mean of its passages' (ones when it has none)."""
+        mean = embeddings.mean(axis=0) if len(embeddings) else np.ones(embeddings.shape[1], np.float32)
+        return np.asarray(mean / (np.linalg.norm(mean) or 1.0), dtype=np.float32)
+
     @staticmethod
     def _pages(
         collection: Collection, include: list[str]

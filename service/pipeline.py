@@ -20,11 +20,11 @@ from service.errors import BadRequest, NotFound, StoreUnavailable
 from service.extractive import Candidate, Composition, ExtractiveComposer
 from service.followup import resolve
 from service.llm import LLMAnswerer, LLMUnavailable
-from service.premise import presuppositions
+from service.premise import Presupposition, presuppositions
 from service.question import AnswerType, Question, analyse
 from service.retrieval import Hit, HybridRetriever
 from service.schemas import AskResponse, Citation, Claim, Conflict, Refusal, Removed, Turn, VerifyResponse
-from service.text import Parser, stems
+from service.text import Parser, stem_set
 from service.verifier import Judgement, Verifier
 
 log = logging.getLogger("verity")
@@ -94,7 +94,9 @@ class Verity:
             prune=prune,
             progress=progress,
         )
-        self.retriever.refresh(force=True)
+        # the passage table and BM25 are rebuilt from Chroma by the next query, not here: a
+        # `verity index` run never queries, and a server sees its own write on its next request
+        self.retriever.invalidate()
         return summary
 
     def documents(self) -> list[StoredDocument]:
@@ -131,10 +133,12 @@ class Verity:
         question = resolve(question, history or [], self.parser)
         analysed = analyse(question, self.parser)
         if question != asked:  # words brought in from the conversation were found there: not "absent"
-            own = set(stems(asked))
+            own = stem_set(asked)
             analysed = replace(analysed, nouns=tuple(n for n in analysed.nouns if n in own))
+        premises = presuppositions(question, self.parser)
         try:
-            refusal = self._check_premises(question)
+            self.retriever.prepare([question, *(p.statement for p in premises)])
+            refusal = self._check_premises(premises)
             if refusal is not None:
                 refusal.resolved_question = question
                 return refusal
@@ -169,9 +173,9 @@ class Verity:
             raise BadRequest(f"{what} is longer than {self.settings.max_question_chars} characters")
         return text
 
-    def _check_premises(self, question: str) -> AskResponse | None:
+    def _check_premises(self, premises: list[Presupposition]) -> AskResponse | None:
         """Refuse when what the question takes for granted is contradicted (or, if essential, unsupported)."""
-        for premise in presuppositions(question, self.parser):
+        for premise in premises:
             judgement = self.verifier.verify(
                 premise.statement, self.retriever.retrieve(premise.statement), self.retriever.corpus
             )

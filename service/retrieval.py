@@ -27,7 +27,7 @@ from index.documents import Passage
 from index.embed import Embedder
 from index.store import ChromaStore, current_passage
 from service.config import RetrievalSettings
-from service.text import stems
+from service.text import stem_set
 
 
 @dataclass(frozen=True)
@@ -48,7 +48,7 @@ class Corpus:
         self.sentences = 0
         for passage in passages.values():
             for sentence in passage.sentences:
-                df.update(set(stems(sentence.text)))
+                df.update(stem_set(sentence.text))
                 self.sentences += 1
         self._df = df
 
@@ -78,6 +78,8 @@ class HybridRetriever:
         self._lock = threading.Lock()
         self._generation: str | None = None
         self._checked = 0.0
+        self._invalidated = 0  # bumped by `invalidate`; the corpus is current once `_built` catches up
+        self._built = 0
         self._corpus = Corpus({}, None)
         self._fusion: BaseRetriever = self._dense
 
@@ -86,19 +88,28 @@ class HybridRetriever:
         self.refresh()
         return self._corpus
 
+    def invalidate(self) -> None:
+        """This process wrote to the store: the next `refresh` (the next query) rebuilds, whatever the
+        time since the last check. Cheap, unlike `refresh(force=True)`, which rebuilds right away."""
+        with self._lock:
+            self._invalidated += 1
+
     def refresh(self, force: bool = False) -> None:
         now = time.monotonic()
-        if not force and now - self._checked < self.refresh_seconds:
+        if not force and self._built == self._invalidated and now - self._checked < self.refresh_seconds:
             return
         with self._lock:
-            if not force and now - self._checked < self.refresh_seconds:
+            stale = force or self._built != self._invalidated
+            if not stale and now - self._checked < self.refresh_seconds:
                 return
+            wanted = self._invalidated  # an `invalidate` during the rebuild below calls for another one
             generation = self.store.generation()
             self._checked = time.monotonic()
-            if generation == self._generation and not force:
+            if generation == self._generation and not stale:
                 return
             self._rebuild()
             self._generation = generation
+            self._built = wanted
 
     def _rebuild(self) -> None:
         digests = self.store.document_digests()  # passages of a version never completed are left out
@@ -142,10 +153,18 @@ class HybridRetriever:
                 hits.append(Hit(scored.node.node_id, passage, float(scored.score or 0.0)))
         return hits
 
+    def prepare(self, queries: list[str]) -> None:
+        """Embed the queries a request will run in one forward (the question and its premises)."""
+        if not self._query_prompt():
+            self.embedder.encode_cached(queries)
+
+    def _query_prompt(self) -> bool:
+        return bool(self.embedder.llama._model.prompts.get("query"))
+
     def _query(self, query: str) -> QueryBundle:
         """The query with its embedding from the Embedder's cache: the composer scores sentences against
         the same text, so a question costs one model forward, not two (none when asked again). Left to
         llama-index when the model has a query prompt, which the cached (prompt-less) vectors lack."""
-        if self.embedder.llama._model.prompts.get("query"):
+        if self._query_prompt():
             return QueryBundle(query_str=query)
         return QueryBundle(query_str=query, embedding=self.embedder.encode_cached([query])[0].tolist())

@@ -11,7 +11,8 @@ import pytest
 from index.documents import Document
 from index.indexer import index_documents
 from index.loaders import load_documents
-from index.store import ChromaStore, connect
+from index.split import split_passages
+from index.store import ChromaStore, connect, content_hash
 from service.pipeline import Verity
 
 SEEDS = Path(__file__).resolve().parents[2] / "seeds"
@@ -107,3 +108,173 @@ def test_near_duplicates_are_recorded_across_documents(
     # 001 paraphrases 000: the Bolton/Pompeo paragraph is recorded as a duplicate of its original wording
     bolton = [p for p in marked if "Bolton" in p.text and "drone" in p.text]
     assert {p.document_id[:3] for p in bolton} == {"000", "001"}
+
+
+# -- groups, the writer thread and batched writes ----------------------------------------------------------
+def _article(n: int, extra: str = "") -> Document:
+    paragraphs = [
+        f"Council {n} met on day {n} in the town of Harbor{n}. It voted on plan {n} after a long debate.",
+        f"The plan numbered {n} costs {n * 3} million dollars. Residents of Harbor{n} asked for a delay.",
+        f"Engineers said work on plan {n} could start in spring. The mayor of Harbor{n} welcomed the vote.",
+    ]
+    return Document(id=f"art{n:03d}", title=f"Plan {n}", text="\n\n".join(paragraphs) + extra)
+
+
+def _snapshot(store: ChromaStore) -> tuple[dict[str, str], dict[str, tuple[str, tuple[str, ...]]]]:
+    digests = store.document_digests()
+    passages = {
+        sp.id: (sp.passage.text, tuple(sorted(sp.passage.duplicate_of))) for sp in store.iter_passages()
+    }
+    return digests, passages
+
+
+def test_groups_are_whole_documents_with_a_small_last_group() -> None:
+    from index.indexer import _groups
+
+    def sizes(counts: list[int], size: int = 2048) -> list[int]:
+        todo = [(_article(i), "", [object()] * n) for i, n in enumerate(counts)]
+        return [sum(len(p) for _, _, p in group) for group in _groups(todo, size)]  # type: ignore[arg-type]
+
+    assert sizes([18] * 556) == [2052, 2052, 2052, 2052, 1296, 504]  # the last one is written alone
+    assert sizes([18] * 55) == [522, 468]
+    assert sizes([5]) == [5] and sizes([3, 2]) == [5] and sizes([]) == []
+    assert sizes([3000, 10, 10]) == [3000, 20]  # a long document is a group of its own
+
+
+def test_many_groups_store_what_one_group_stores(
+    tmp_path: Path, seeds: list[Document], verity: Verity, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import index.indexer as indexer
+
+    one = ChromaStore(connect(tmp_path / "one"), "one")
+    many = ChromaStore(connect(tmp_path / "many"), "many")
+    docs = [*seeds, *(_article(n) for n in range(6))]
+    first = index_documents(docs, one, verity.embedder, progress=False)
+    monkeypatch.setattr(indexer, "_GROUP", 8)  # a group every document or two
+    second = index_documents(docs, many, verity.embedder, progress=False)
+    assert (first.written, first.passages) == (second.written, second.passages) == (len(docs), one.count())
+    assert first.duplicates == second.duplicates > 0
+    assert _snapshot(one) == _snapshot(many)  # same passages, same near-duplicates across groups
+    assert {d.document.id: d.passages for d in one.list_documents()} == {
+        d.document.id: d.passages for d in many.list_documents()
+    }
+
+
+def test_a_failing_write_stops_indexing_and_leaves_only_whole_documents(
+    store: ChromaStore, verity: Verity, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import index.indexer as indexer
+
+    docs = [_article(n) for n in range(12)]
+    index_documents(docs[:4], store, verity.embedder, progress=False)
+    before = _snapshot(store)
+    changed = [_article(n, "\n\nA late amendment was tabled.") for n in range(4)] + docs[4:]
+    monkeypatch.setattr(indexer, "_GROUP", 6)
+    real = ChromaStore.put_documents
+    calls = 0
+
+    def flaky(self: ChromaStore, batch: list) -> list[list[str]]:  # type: ignore[type-arg]
+        nonlocal calls
+        calls += 1
+        if calls == 2:
+            raise ConnectionError("store went away")
+        return real(self, batch)
+
+    monkeypatch.setattr(ChromaStore, "put_documents", flaky)
+    with pytest.raises(ConnectionError, match="store went away"):
+        index_documents(changed, store, verity.embedder, progress=False)
+    assert calls == 2  # no group is written after the failure
+    digests, passages = _snapshot(store)
+    assert 0 < len(set(digests.items()) - set(before[0].items())) < len(changed)
+    for doc_id, digest in digests.items():  # every recorded document has exactly its passages
+        mine = [pid for pid in passages if pid.startswith(f"{doc_id}:{digest}:")]
+        stored = store.get_document(doc_id)
+        assert stored is not None and len(mine) == stored.passages > 0
+    monkeypatch.setattr(ChromaStore, "put_documents", real)
+    index_documents(changed, store, verity.embedder, progress=False)  # a rerun completes the rest
+    assert store.document_digests() == {d.id: content_hash(d) for d in changed}
+
+
+def test_a_failing_embedding_stops_the_writer_after_what_it_was_given(
+    store: ChromaStore, verity: Verity, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import index.indexer as indexer
+
+    monkeypatch.setattr(indexer, "_GROUP", 6)
+    encode = verity.embedder.encode
+    calls = 0
+
+    def failing(texts: list[str]) -> object:
+        nonlocal calls
+        calls += 1
+        if calls == 3:
+            raise KeyboardInterrupt
+        return encode(texts)
+
+    monkeypatch.setattr(verity.embedder, "encode", failing)
+    with pytest.raises(KeyboardInterrupt):
+        index_documents([_article(n) for n in range(12)], store, verity.embedder, progress=False)
+    digests, passages = _snapshot(store)
+    # the group being written is finished, the one waiting for the writer may be dropped: whole
+    # documents of the groups embedded before the failure, and no passage without its record
+    assert set(digests) in ({"art000", "art001"}, {"art000", "art001", "art002", "art003"})
+    assert {pid.split(":")[0] for pid in passages} == set(digests)
+
+
+def test_a_failed_record_write_rolls_back_only_uncommitted_documents(
+    store: ChromaStore, verity: Verity, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import index.store as store_module
+
+    old = [_article(n) for n in range(5)]
+    index_documents(old, store, verity.embedder, progress=False)
+    before = _snapshot(store)
+    new = [_article(n, "\n\nThe vote was postponed.") for n in range(5)]
+    vectors = [verity.embedder.encode([p.text for p in split_passages(d, 3)]) for d in new]
+    batch = [(d, content_hash(d), split_passages(d, 3), v) for d, v in zip(new, vectors, strict=True)]
+    monkeypatch.setattr(store_module, "_RECORDS", 2)
+    upsert = store.documents.upsert
+    calls = 0
+
+    def flaky(**kwargs: object) -> None:
+        nonlocal calls
+        calls += 1
+        if calls == 2:
+            raise ConnectionError("reset by peer")
+        upsert(**kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(store.documents, "upsert", flaky)
+    with pytest.raises(ConnectionError):
+        store.put_documents(batch)
+    digests, passages = _snapshot(store)
+    committed = {d.id for d in new[:2]}
+    assert digests == {d.id: content_hash(d) if d.id in committed else before[0][d.id] for d in new}
+    for doc_id, digest in digests.items():  # the new version of the first two, the old one of the rest
+        assert {pid.rsplit(":", 2)[1] for pid in passages if pid.startswith(f"{doc_id}:")} == {digest}
+
+
+def test_the_retriever_sees_an_index_on_the_next_query(
+    tmp_path: Path, verity: Verity, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from service.retrieval import HybridRetriever
+
+    store = ChromaStore(connect(tmp_path / "lazy"), "lazy")
+    retriever = HybridRetriever(store, verity.embedder, verity.settings.retrieval, refresh_seconds=3600)
+    retriever.refresh(force=True)
+    rebuilds = 0
+    rebuild = retriever._rebuild
+
+    def counted() -> None:
+        nonlocal rebuilds
+        rebuilds += 1
+        rebuild()
+
+    monkeypatch.setattr(retriever, "_rebuild", counted)
+    index_documents([_article(7)], store, verity.embedder, progress=False)
+    assert retriever.retrieve("Harbor7 plan delay") == []  # not invalidated: the next check is far off
+    retriever.invalidate()
+    assert rebuilds == 0  # invalidating costs nothing by itself
+    hits = retriever.retrieve("Harbor7 plan delay")
+    assert hits and hits[0].passage.document_id == "art007" and rebuilds == 1
+    retriever.retrieve("Harbor7 plan delay")
+    assert rebuilds == 1  # once per invalidation
