@@ -381,29 +381,34 @@ def _close_latency(r: dict[str, Any], missed: list[str]) -> list[str]:
         )
     if any("requests/s" in x for x in missed):
         cpus, rate = m["usable_cpus"], h["c8_rate"]
-        sequential = 1000 / mean
-        how = (
-            "Concurrency lowered throughput: eight request threads each run the model with torch's "
-            f"{m['torch_threads']} intra-op threads on {cpus} cores, oversubscribing them (a request's p50 "
-            f"went from {c1:.0f} ms to {h['c8']['p50']:.0f} ms), and the pipeline's Python takes turns on "
-            "the GIL."
-            if rate < sequential
-            else "The second core adds little: the pipeline's Python takes turns on the GIL, and only the "
-            "model forward and Chroma's query release it."
+        cpu = h.get("c8_server_cpu_ms")
+        busy = (
+            f"The server used {cpu:.0f} ms of CPU per request, so at {rate:.1f} requests/s it kept "
+            f"{rate * cpu / 1000:.1f} of the {cpus} cores busy: "
+            if cpu
+            else ""
         )
         out.append(
             f"**Concurrency 8.** 50 requests/s on {cpus} cores leaves {cpus * 1000 / 50:.0f} ms of CPU per "
-            f"request; one request at a time took {mean:.0f} ms on average ({sequential:.0f} requests/s "
-            f"from one client), and eight clients got {rate:.1f}/s. {how} What would close it, in order of "
-            "expected gain (none is measured here; they are service changes): batch the question embeddings "
-            "of concurrent requests into one forward (a batch of eight short questions costs little more "
-            "than one); one torch intra-op thread per process (`torch.set_num_threads(1)` at startup) so "
-            "requests, not the threads of one forward, share the cores; less Python per request under the "
-            "GIL — the stems of every candidate sentence are derived again for each question "
-            "(`ExtractiveComposer.coverage` → `stems` in the profile) and could be kept per sentence in the "
-            "corpus view, and the premise check runs a retrieval of its own; two uvicorn worker processes to "
-            f"get past the GIL (each costs the server's {h['server_peak_mib']:,.0f} MiB peak RSS); and a "
-            "quantised (int8 / ONNX) embedding model, which would lower the floor as well."
+            f"request, and no more than 20 ms of it holding the GIL. One request at a time "
+            f"took {mean:.0f} ms on average, nearly all of it CPU; eight clients got {rate:.1f}/s."
+            " In place already: the questions of concurrent requests share one embedding "
+            "forward and one spaCy `pipe` call "
+            "(`index/batching.py`), each forward runs on one torch thread (`VERITY_SERVE_THREADS=1`; with a "
+            "thread per core a forward's threads wait on each other whenever another request holds a core), "
+            "and stems are cached per sentence. "
+            f"{busy}{'the' if busy else 'The'} rest of the pipeline is Python under one GIL — "
+            "the question's spaCy parse, "
+            "llama-index's retrievers and Chroma's client, the verifier, FastAPI — which the profile above "
+            "shows beside the model. What would close it: (1) less CPU per request — a quantised (int8 / "
+            "ONNX) embedding model for the forward, the largest single cost, which would lower the floor "
+            "as well; a lighter question analysis than a full spaCy parse (tagger and entities only, "
+            "parsing only the sentences a check needs); llama-index's retriever and fusion layers, whose "
+            "per-call instrumentation costs about as much as the BM25 search itself; (2) then processes "
+            "instead of threads: `verity serve --workers N` on a Chroma server (`VERITY_WORKERS`) runs "
+            "N processes, but on 2 cores it gains nothing until (1) is done — each process batches only "
+            f"its own requests, pays the Chroma server's HTTP hop, and holds its own models (the server's "
+            f"peak RSS here: {h['server_peak_mib']:,.0f} MiB)."
         )
     return [*out, ""]
 
