@@ -283,7 +283,7 @@ def breakdown(work: Path, profile: bool) -> dict[str, Any]:
         "retrieve: dense + BM25 + fusion (each call)": (verity.retriever, "retrieve"),
         "compose: score and select sentences": (verity.composer, "compose"),
         "model forward (SentenceTransformer.encode)": (model, "encode"),
-        "spaCy parse (cache misses)": (verity.parser, "_nlp"),
+        "spaCy parse (cache misses)": (verity.parser._batcher, "_run"),
     }
     originals = {name: getattr(obj, attr) for name, (obj, attr) in stages.items()}
     for name, (obj, attr) in stages.items():
