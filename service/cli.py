@@ -117,7 +117,7 @@ def _serve_arguments(parser: argparse.ArgumentParser, settings: Settings) -> Non
 def _serve(args: argparse.Namespace, settings: Settings) -> int:
     import uvicorn
 
-    from service.observability import configure_logging
+    from service.http.observability import configure_logging
 
     if args.workers < 1:
         print("verity serve: --workers must be at least 1", file=sys.stderr)
@@ -137,7 +137,7 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
     # `--reload` serves from a child process that does not inherit this setup: keep uvicorn's there.
     own_logging: dict[str, Any] = {} if args.reload else {"log_config": None, "access_log": False}
     uvicorn.run(
-        "service.app:create_app",
+        "service.http.app:create_app",
         factory=True,
         host=args.host,
         port=args.port,

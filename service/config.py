@@ -89,7 +89,7 @@ class Settings(BaseSettings):
     slack_api_url: str = Field(
         default="https://slack.com/api/", description="Slack's Web API (tests point it at a local server)"
     )
-    # Writes, auth, limits and observability (service/auth.py, service/limits.py, service/observability.py)
+    # Writes, auth, limits and observability (service/http/: auth.py, limits.py, observability.py)
     api_keys: Annotated[list[SecretStr], NoDecode] = Field(
         default_factory=list,
         description="comma-separated keys for `Authorization: Bearer`; writes are disabled while empty",

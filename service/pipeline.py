@@ -88,6 +88,11 @@ class Verity:
     def __init__(self, settings: Settings, models: Verity | None = None) -> None:
         """Load the models (or share those of `models`, as tests do) and open the store of `settings`."""
         self.settings = settings
+        self.embedder: Embedder
+        self.analyzer: Analyzer
+        self.work: QueryTimeWork
+        self.parser: Parser
+        self.reader: Reader
         if models is not None:
             self.embedder, self.analyzer, self.work = models.embedder, models.analyzer, models.work
             self.parser, self.reader = models.parser, models.reader

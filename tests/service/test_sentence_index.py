@@ -12,8 +12,8 @@ from fastapi.testclient import TestClient
 
 from index.analysis import SCHEMA
 from index.documents import Document
-from service.app import create_app
 from service.config import Settings
+from service.http.app import create_app
 from service.pipeline import Verity
 from service.schemas import Turn
 

@@ -24,21 +24,14 @@ from fastapi import APIRouter
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ValidationError
 
-from service import sse
-from service.auth import ReaderAuth
-from service.deps import VerityDep
 from service.errors import BadRequest, NotFound
-from service.limits import RateLimit
-from service.observability import MetricsDep
-from service.schemas import (
-    AskRequest,
-    AskResponse,
-    ChatCompletionRequest,
-    ChatMessage,
-    ErrorBody,
-    Turn,
-    lead,
-)
+from service.http import sse
+from service.http.auth import ReaderAuth
+from service.http.deps import VerityDep
+from service.http.limits import RateLimit
+from service.http.observability import MetricsDep
+from service.http.schemas import ChatCompletionRequest, ChatMessage, ErrorBody
+from service.schemas import AskRequest, AskResponse, Turn, lead
 
 if TYPE_CHECKING:  # the pipeline module is heavy to import; only its types are needed here
     from service.pipeline import StreamEvent

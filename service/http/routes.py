@@ -2,7 +2,7 @@
 
 Routes are plain `def`s: the pipeline is CPU-bound and synchronous, so FastAPI runs them in its
 threadpool and the event loop stays free for health checks. Errors are raised as `VerityError`s and
-mapped to JSON by the one handler in `app.py`.
+mapped to JSON by the one handler in `handlers.py`.
 """
 
 from __future__ import annotations
@@ -13,21 +13,13 @@ from typing import TYPE_CHECKING
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse, StreamingResponse
 
-from service import sse
-from service.auth import ReaderAuth
-from service.deps import StateDep, VerityDep
-from service.limits import RateLimit
-from service.observability import MetricsDep
-from service.schemas import (
-    AskRequest,
-    AskResponse,
-    DocumentOut,
-    DocumentSummary,
-    ErrorBody,
-    Health,
-    VerifyRequest,
-    VerifyResponse,
-)
+from service.http import sse
+from service.http.auth import ReaderAuth
+from service.http.deps import StateDep, VerityDep
+from service.http.limits import RateLimit
+from service.http.observability import MetricsDep
+from service.http.schemas import DocumentOut, DocumentSummary, ErrorBody, Health
+from service.schemas import AskRequest, AskResponse, VerifyRequest, VerifyResponse
 
 if TYPE_CHECKING:
     from index.store import StoredDocument

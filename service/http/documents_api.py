@@ -25,10 +25,10 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validat
 from index.clean import clean_document
 from index.documents import Document, RawDocument
 from index.split import split_passages
-from service.auth import WriterAuth
-from service.deps import VerityDep
 from service.errors import BadRequest, NotFound, StoreUnavailable
-from service.schemas import ErrorBody
+from service.http.auth import WriterAuth
+from service.http.deps import VerityDep
+from service.http.schemas import ErrorBody
 
 if TYPE_CHECKING:
     from service.pipeline import Verity

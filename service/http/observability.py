@@ -30,7 +30,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.registry import Collector
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from service.deps import AppState
+from service.http.deps import AppState
 
 if TYPE_CHECKING:
     from service.pipeline import StreamEvent
