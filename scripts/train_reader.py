@@ -1,9 +1,10 @@
 """Fit the learned reader (`service/reader.py`) on ../shared/news/train — `make train`.
 
 Data: `train/questions.jsonl` with each question's own search results from `train/articles.jsonl`,
-cleaned, dated and split exactly as `verity index` does. For each question the sentences of its
-best-matching passages (BM25 over its own articles, the serving retriever's lexical half) become
-candidates, scored with the serving code's signals (`ExtractiveComposer.score`, `Reader.sentence_rows`).
+cleaned, dated and split exactly as `verity index` does. The articles of each week's questions form a
+pool, as a served corpus holds many stories; for each question the sentences of its best-matching
+passages in its week's pool (BM25, the serving retriever's lexical half) become candidates, scored
+with the serving code's signals (`ExtractiveComposer.score`, `Reader.sentence_rows`).
 A candidate containing a gold answer string (whole word, any case) is a positive, the rest negatives;
 questions whose articles lack the answer have no positive and teach the refusal threshold.
 
@@ -68,24 +69,29 @@ def span_matches(span: str, alternatives: list[str]) -> bool:
     return any(a and a.lower() in low and len(low) <= 3 * len(a) + 12 for a in alternatives)
 
 
-def bm25_top(question: str, pids: list[str], passages: dict[str, Passage], k: int) -> list[str]:
-    import bm25s
-    import Stemmer
+class Searcher:
+    """BM25 (bm25s, the serving retriever's lexical half) over one week's pool of passages."""
 
-    if not pids:
-        return []
-    stemmer = Stemmer.Stemmer("english")
-    tokens = bm25s.tokenize(
-        [passages[p].text for p in pids], stopwords="en", stemmer=stemmer, show_progress=False
-    )
-    model = bm25s.BM25()
-    model.index(tokens, show_progress=False)
-    query = bm25s.tokenize([question], stopwords="en", stemmer=stemmer, show_progress=False)
-    if not query.vocab:
-        return []
-    k = min(k, len(pids))
-    docs, scores = model.retrieve(query, k=k, show_progress=False)
-    return [pids[int(i)] for i, s in zip(docs[0], scores[0], strict=True) if s > 0]
+    def __init__(self, pids: list[str], passages: dict[str, Passage]) -> None:
+        import bm25s
+        import Stemmer
+
+        self.pids = pids
+        self.stemmer = Stemmer.Stemmer("english")
+        tokens = bm25s.tokenize(
+            [passages[p].text for p in pids], stopwords="en", stemmer=self.stemmer, show_progress=False
+        )
+        self.model = bm25s.BM25()
+        self.model.index(tokens, show_progress=False)
+
+    def top(self, question: str, k: int) -> list[str]:
+        import bm25s
+
+        query = bm25s.tokenize([question], stopwords="en", stemmer=self.stemmer, show_progress=False)
+        if not self.pids or not query.vocab:
+            return []
+        docs, scores = self.model.retrieve(query, k=min(k, len(self.pids)), show_progress=False)
+        return [self.pids[int(i)] for i, s in zip(docs[0], scores[0], strict=True) if s > 0]
 
 
 def main() -> None:
@@ -130,11 +136,20 @@ def main() -> None:
             corpus.published[doc.id] = day
     log(f"{len(passages)} passages, {corpus.sentences} sentences, {len(corpus.published)} dated documents")
 
-    # candidates per question, as the composer builds them
+    # candidates per question, as the composer builds them, retrieved (BM25) from its week's pool: like
+    # a served corpus, the pool holds the results of every question of that week, so a question meets
+    # other stories' sentences as well as its own articles'
+    week_of = {q["id"]: q["id"].rsplit("_", 1)[0] for q in questions}
+    pools: dict[str, list[str]] = defaultdict(list)
+    for q in questions:
+        for a in q["articles"]:
+            pools[week_of[q["id"]]].extend(
+                pid for pid in of_doc.get(a, []) if pid not in pools[week_of[q["id"]]]
+            )
+    searchers = {week: Searcher(pids, passages) for week, pids in pools.items()}
     items: list[dict[str, Any]] = []
     for q in questions:
-        pids = [pid for a in q["articles"] for pid in of_doc.get(a, [])]
-        top = bm25_top(q["question"], pids, passages, args.passages)
+        top = searchers[week_of[q["id"]]].top(q["question"], args.passages)
         hits = [Hit(pid, passages[pid], 0.0) for pid in top]
         question = analyse(q["question"], parser)
         candidates = composer.candidates(hits, corpus)
@@ -143,6 +158,7 @@ def main() -> None:
                    | {t for it in items for c in it["candidates"] for t in c.window})  # fmt: skip
     vectors = embed_and_parse(texts, embedder, analyzer, parser, args.cache)
     log("scoring")
+    embedder.encode_cached([it["question"].text for it in items])  # the questions in one batch, then cached
     for it in items:
         for c in it["candidates"]:
             c.vector = vectors[c.sentence.text]
@@ -172,7 +188,48 @@ def main() -> None:
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     final.dump(args.out)
+    write_card(args.out.parent / "README.md", final, args)
     log(f"wrote {args.out}: {json.dumps(figures)}")
+
+
+def write_card(path: Path, model: ReaderModel, args: argparse.Namespace) -> None:
+    """models/README.md: what the artifact is, the data and command that made it, and its figures."""
+    card = model.card
+    rows = ["| figure | held-out months | fitted months |", "|---|---|---|"]
+    for key in card["figures"]["held_out"]:
+        rows.append(f"| {key} | {card['figures']['held_out'][key]} | {card['figures']['fitted_on'][key]} |")
+    pairs = zip(model.sentence.features, model.sentence.weights, strict=True)
+    weights = ", ".join(f"{name} {w:+.2f}" for name, w in sorted(pairs, key=lambda p: -abs(p[1]))[:8])
+    text = f"""# models/
+
+## reader.json — the learned reader (`service/reader.py`)
+
+Two logistic models and a label table, {args.out.stat().st_size // 1024} KB of JSON, loaded at start from
+`VERITY_READER_MODEL` (default `models/reader.json`):
+
+* the **sentence model**: P(a candidate sentence answers the question) over {len(model.sentence.features)}
+  signals; a question is refused when no sentence reaches **{model.threshold}**;
+* the **span model**: P(an entity or noun chunk of the answering sentence is the answer) over
+  {len(model.span.features)} signals; no short answer below **{model.span_threshold}**;
+* the **label table**: P(entity label | what is asked) for {len(model.labels)} answer types and focus nouns.
+
+**Data**: {card["data"]} only — never the dev sets or the seeds' eval sets. {card["questions"]} questions;
+for each, the sentences of its {args.passages} best BM25 passages in its week's pool (the results of every
+question of that week, cleaned, dated and split as `verity index` does) are candidates; one containing a
+gold answer string is a positive.
+**Command**: `{card["command"]}` (`scripts/train_reader.py`; deterministic: Newton's method from zero, no
+sampling; {card["seconds"]} s on this machine, most of it embedding and parsing the candidates once).
+
+**Figures** (the same scoring on the training pool's candidates; held out: the months
+{", ".join(card["held_out_months"])}, never used to fit — the committed model is then refitted on all):
+
+{chr(10).join(rows)}
+
+Largest standardised sentence weights: {weights}.
+
+The dev figures (`make eval`, docs/EVALUATION.md) are the measure; these are the reader's own.
+"""
+    path.write_text(text)
 
 
 def embed_and_parse(

@@ -108,7 +108,8 @@ class Candidate:
     dense: float = 0.0
     coverage: float = 0.0
     typed: bool = False
-    score: float = 0.0
+    score: float = 0.0  # the reader's P(it answers) once read, before that `relevance`
+    relevance: float = 0.0  # similarity and term coverage alone
     time_reason: str | None = None  # why it is about another time than the question's (`timescope`)
     corroborating: list[Candidate] = field(default_factory=list)
 
@@ -259,7 +260,7 @@ class ExtractiveComposer:
                 context = lean * self.coverage(question, f"{c.context} {c.sentence.text}", corpus)
             c.coverage = max(own, context)
             c.typed = self.typed(question, c.sentence.text)
-            c.score = 0.5 * c.dense + 0.5 * c.coverage
+            c.relevance = c.score = 0.5 * c.dense + 0.5 * c.coverage
         self._mark_duplicates(candidates, vectors)
 
     def _mark_duplicates(self, candidates: list[Candidate], vectors: np.ndarray) -> None:
@@ -287,7 +288,7 @@ class ExtractiveComposer:
         self.score(question, candidates, corpus)
         if not candidates:
             return Composition([], "out_of_scope")
-        first = max(candidates, key=lambda c: 0.5 * c.dense + 0.5 * c.coverage)
+        first = max(candidates, key=lambda c: c.relevance)
         on_topic = self._noun_presence(question, corpus)
         if (
             first.dense < s.out_of_scope_similarity and first.coverage < s.min_term_coverage
@@ -299,7 +300,13 @@ class ExtractiveComposer:
         if on_topic < 1.0:  # the question names something the corpus never mentions
             return Composition([], "insufficient_evidence", best, candidates)
         threshold = self.reader.model.threshold
-        eligible = [c for c in ranked if c.score >= threshold and self._strictly_typed(question, c)]
+        eligible = [c for c in ranked if c.typed and c.score >= threshold]
+        if self._describes(question):  # the reader has seen few such questions: relevance decides too
+            related = [
+                c for c in candidates
+                if c.typed and c.coverage >= s.min_term_coverage and c.relevance >= s.min_sentence_score
+            ]  # fmt: skip
+            eligible = sorted({id(c): c for c in eligible + related}.values(), key=lambda c: -c.relevance)
         if not eligible:
             return Composition([], "insufficient_evidence", best, candidates)
         top = eligible[0]
@@ -335,10 +342,16 @@ class ExtractiveComposer:
         return Composition(order, None, top, candidates, disagreements, related)
 
     @staticmethod
-    def _strictly_typed(question: Question, c: Candidate) -> bool:
-        """A when / how many / how old / what time question needs a sentence that gives one."""
-        strict = (AnswerType.DATE, AnswerType.NUMBER, AnswerType.AGE, AnswerType.TIME, AnswerType.CONDITION)
-        return c.typed or question.answer_type not in strict
+    def _describes(question: Question) -> bool:
+        """The question asks for a description (why, how, on what condition, what happened), not a name.
+
+        The reader is fitted on news-quiz questions, which ask for a name, a place or a date; for these
+        its training data says little, so a sentence that is relevant enough answers as well.
+        """
+        kinds = (AnswerType.REASON, AnswerType.MANNER, AnswerType.CONDITION, AnswerType.DEFINITION)
+        return question.answer_type in kinds or (
+            question.answer_type is AnswerType.ANY and not question.focus
+        )
 
     @staticmethod
     def _uncovered(question: Question, c: Candidate, corpus: Corpus) -> set[str]:
