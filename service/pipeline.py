@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -84,7 +84,14 @@ class Verity:
             )
 
     # -- corpus --------------------------------------------------------------------------------------
-    def index(self, documents: list[Document], prune: bool = False, progress: bool = True) -> IndexSummary:
+    def index(
+        self,
+        documents: list[Document],
+        prune: bool = False,
+        progress: bool = True,
+        keep: Collection[str] = (),
+    ) -> IndexSummary:
+        """Index `documents`; with `prune`, remove stored ones that are not among them nor in `keep`."""
         summary = index_documents(
             documents,
             self.store,
@@ -92,6 +99,7 @@ class Verity:
             sentences_per_passage=self.settings.sentences_per_passage,
             duplicate_threshold=self.settings.duplicate_threshold,
             prune=prune,
+            keep=keep,
             progress=progress,
         )
         # the passage table and BM25 are rebuilt from Chroma by the next query, not here: a
