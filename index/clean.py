@@ -82,10 +82,12 @@ def clean_document(raw: RawDocument) -> Document:
     """
     title, text = _normalise(raw.title or "") or None, raw.text
     structural: frozenset[str] = frozenset()
+    page_title: str | None = None
     author, published, url, source = raw.author, raw.published, raw.url, raw.source
     if raw.format == "html":
         page = extract_html(text, url=raw.url)
-        text, title = page.text, title or page.title
+        text, page_title = page.text, page.title
+        title = title or page_title
         author, published = author or page.author, published or page.published
         url, source = url or page.url, source or page.site_name
         structural = page.structural
@@ -94,6 +96,8 @@ def clean_document(raw: RawDocument) -> Document:
         title = title or found
     paragraphs = _paragraphs(text)
     author, author_at, paragraphs = _take_author(paragraphs, author)
+    if page_title and title and not _same(page_title, title):  # a feed's title: the page's headline goes
+        paragraphs = _take_title(paragraphs, page_title)[1]
     headline, paragraphs = _take_title(paragraphs, title)
     paragraphs = _cut_teasers(paragraphs)
     body = _drop_chrome(paragraphs, author, author_at, structural)

@@ -42,6 +42,7 @@ class FetchError(LoadError):
     def __init__(self, url: str, code: str, message: str, status: int | None = None) -> None:
         super().__init__(f"{url}: {message}", code=code)
         self.url = url
+        self.reason = message
         self.status = status  # the HTTP status, for `not_found` and `http_error`
 
 
@@ -89,7 +90,7 @@ class Fetcher:
             follow_redirects=True,
             max_redirects=self.options.max_redirects,
         )
-        self._robots: dict[str, RobotFileParser | bool] = {}
+        self._robots: dict[str, RobotFileParser | bool | FetchError] = {}
 
     def __enter__(self) -> Fetcher:
         return self
@@ -134,22 +135,25 @@ class Fetcher:
                 attempt += 1
 
     def allowed(self, url: str) -> bool:
-        """What the site's robots.txt says about `url` for Verity's user agent (read once per site)."""
+        """What the site's robots.txt says about `url` for Verity's user agent (read once per site);
+        `FetchError` when the site does not answer at all."""
         parts = urlsplit(url)
         site = f"{parts.scheme}://{parts.netloc}"
         rules = self._robots.get(site)
         if rules is None:
             rules = self._read_robots(site)
             self._robots[site] = rules
+        if isinstance(rules, FetchError):  # no answer at all: the site, not its rules, is the problem
+            raise FetchError(url, rules.code, f"{rules.reason} (reading robots.txt)")
         if isinstance(rules, bool):
             return rules
         return rules.can_fetch(self.options.user_agent, url)
 
-    def _read_robots(self, site: str) -> RobotFileParser | bool:
+    def _read_robots(self, site: str) -> RobotFileParser | bool | FetchError:
         try:
             fetched = self._attempt(f"{site}/robots.txt")
-        except _Transient:  # RFC 9309 2.3.1.4: unreachable or a server error: assume everything disallowed
-            return False
+        except _Transient as exc:  # RFC 9309 2.3.1.4: unreachable or a server error: disallow everything
+            return False if exc.error.status else exc.error
         except FetchError as exc:  # 2.3.1.3: any 4xx means there are no rules (too large: none we read)
             return exc.code == "too_large" or (exc.status is not None and exc.status < 500)
         parser = RobotFileParser()

@@ -15,11 +15,13 @@ of the URL, stable across runs so that a rerun finds it unchanged.
 from __future__ import annotations
 
 import calendar
+import email.utils
 import hashlib
 import re
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -30,6 +32,7 @@ from index.loaders import LoadError, check_unique, clean, is_feed, list_files, l
 from index.webpage import decode_html
 
 _SLUG_RE = re.compile(r"[^A-Za-z0-9]+")
+_RSS_AUTHOR_RE = re.compile(r"^\S+@\S+\s+\((.+)\)$")
 _PAGE_SUFFIX_RE = re.compile(r"\.(?:s?html?|php\d?|aspx?|jsp)$", re.IGNORECASE)
 
 
@@ -178,7 +181,7 @@ def _load_url(url: str, fetcher: Fetcher, loaded: Loaded, seen: dict[str, str]) 
         fetched.content_type not in FEED_TYPES and looks_like_html(fetched.content)
     )
     if not html:
-        entries = _feed_entries(fetched.content, url, loaded)
+        entries = _feed_entries(fetched.content, url, loaded, fetched.content_type)
         if entries is not None:
             _load_entries(entries, url, fetcher, loaded, seen)
         return
@@ -219,15 +222,18 @@ def _load_entries(
         _clean_into(entry.url, raw, loaded)
 
 
-def _feed_entries(data: bytes, where: str, loaded: Loaded) -> list[_Entry | Failure] | None:
+def _feed_entries(
+    data: bytes, where: str, loaded: Loaded, content_type: str | None = None
+) -> list[_Entry | Failure] | None:
     """The entries of an RSS/Atom feed, or None (with a failure recorded) when it is not one."""
     import feedparser
 
     parsed = feedparser.parse(data)
     if not parsed.get("version") and not parsed.entries:
-        loaded.failures.append(
-            Failure(where, "not_a_feed", f"{where}: neither an HTML page nor an RSS/Atom feed")
-        )
+        kind = f" ({content_type or 'no content type'})" if content_type is not None else ""
+        code = "not_html" if content_type is not None else "not_a_feed"  # a URL, else a feed file
+        message = f"{where}: neither an HTML page nor an RSS/Atom feed{kind}"
+        loaded.failures.append(Failure(where, code, message))
         return None
     source = parsed.feed.get("title") or None
     out: list[_Entry | Failure] = []
@@ -238,16 +244,34 @@ def _feed_entries(data: bytes, where: str, loaded: Loaded) -> list[_Entry | Fail
                 Failure(f"{where}#{number}", "no_link", f"{where}: entry {number} has no http(s) link")
             )
             continue
-        out.append(
-            _Entry(link, entry.get("title") or None, entry.get("author") or None, _date(entry), source)
-        )
+        out.append(_Entry(link, entry.get("title") or None, _author(entry), _date(entry), source))
     return out
 
 
+def _author(entry: Any) -> str | None:
+    """An entry's author; RSS's "email (Name)" form gives the name."""
+    author = entry.get("author")
+    if not isinstance(author, str) or not author.strip():
+        return None
+    named = _RSS_AUTHOR_RE.match(author.strip())
+    return named.group(1).strip() if named else author.strip()
+
+
 def _date(entry: Any) -> str | None:
-    """YYYY-MM-DD of an entry's publication (else update) time, in UTC as feedparser normalises it."""
-    for key in ("published_parsed", "updated_parsed"):
-        value = entry.get(key)
+    """YYYY-MM-DD of an entry's publication (else update) time, on the day the feed says (its own time
+    zone); feedparser's UTC normalisation only when the text itself cannot be read."""
+    for key in ("published", "updated"):
+        text = entry.get(key)
+        if isinstance(text, str) and text.strip():
+            try:
+                return email.utils.parsedate_to_datetime(text).date().isoformat()
+            except (TypeError, ValueError):
+                pass
+            try:
+                return datetime.fromisoformat(text.strip().replace("Z", "+00:00")).date().isoformat()
+            except ValueError:
+                pass
+        value = entry.get(f"{key}_parsed")
         if isinstance(value, time.struct_time):
             return time.strftime("%Y-%m-%d", time.gmtime(calendar.timegm(value)))
     return None
