@@ -66,8 +66,9 @@ def _codec(name: str | bytes | None) -> str | None:
 
 
 def decode_html(data: bytes, declared: str | None = None) -> str:
-    """Decode a page: BOM, then the charset declared by the server (`declared`) or the page, else UTF-8,
-    else the detected encoding. A declaration the bytes contradict is ignored rather than trusted."""
+    """Decode a page: BOM, then the charset declared by the server (`declared`) or the page, else UTF-8
+    (also with under 0.1% invalid bytes, replaced), else the detected encoding. A declaration the bytes
+    contradict is ignored rather than trusted."""
     for bom, bom_codec in _BOMS:
         if data.startswith(bom):
             return data.decode(bom_codec, errors="replace")
@@ -80,6 +81,11 @@ def decode_html(data: bytes, declared: str | None = None) -> str:
             return data.decode(codec)
         except (UnicodeDecodeError, LookupError):
             continue
+    # UTF-8 but for a few stray bytes (a pasted latin-1 character): keep it, rather than re-read the
+    # whole page in another encoding
+    text = data.decode("utf-8", errors="replace")
+    if text.count("\ufffd") <= max(1, len(data) // 1000):
+        return text
     from charset_normalizer import from_bytes
 
     best = from_bytes(data).best()

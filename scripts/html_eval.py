@@ -104,9 +104,13 @@ def jsonl_texts(path: Path) -> dict[str, str | None]:
     return texts
 
 
-def evaluate(folder: Path = DEFAULT_DIR, jsonl: Path | None = None) -> dict[str, object]:
-    """Figures overall and per half, and the failed pages."""
+def evaluate(
+    folder: Path = DEFAULT_DIR, jsonl: Path | None = None, only: set[str] | None = None
+) -> dict[str, object]:
+    """Figures overall and per half, and the failed pages (`only`: these page files alone)."""
     evaldata: dict[str, dict[str, object]] = json.loads((folder / "evaldata.json").read_text())
+    if only is not None:
+        evaldata = {url: item for url, item in evaldata.items() if item["file"] in only}
     by_file = jsonl_texts(jsonl) if jsonl else extracted_texts(folder / "pages", evaldata)
     scores = {"all": Score(), "A": Score(), "B": Score()}
     for url, item in evaldata.items():
