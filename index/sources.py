@@ -150,19 +150,26 @@ def _clean_into(where: str, raw: RawDocument, loaded: Loaded) -> None:
 
 
 def fetch_page(
-    url: str, fetcher: Fetcher, *, entry: _Entry | None = None, doc_id: str | None = None
+    url: str,
+    fetcher: Fetcher,
+    *,
+    doc_id: str | None = None,
+    title: str | None = None,
+    author: str | None = None,
+    published: str | None = None,
+    source: str | None = None,
 ) -> RawDocument:
-    """A web page as a raw HTML document (`FetchError` when it cannot be had)."""
+    """A web page as a raw HTML document (`FetchError` when it cannot be had). The metadata given here
+    wins over the page's own; the document's URL is the page's after redirects."""
     fetched = fetcher.get_html(url)
-    meta = entry or _Entry(fetched.url, None, None, None, None)
     return RawDocument(
         id=doc_id or url_id(url),
         text=decode_html(fetched.content, fetched.charset),
-        title=meta.title,
-        author=meta.author,
-        url=meta.url if entry else fetched.url,
-        published=meta.published,
-        source=meta.source,
+        title=title,
+        author=author,
+        url=fetched.url,
+        published=published,
+        source=source,
         format="html",
     )
 
@@ -215,7 +222,15 @@ def _load_entries(
             continue  # the same page in two feeds, or listed twice
         seen[doc_id] = f"{feed} ({entry.url})"
         try:
-            raw = fetch_page(entry.url, fetcher, entry=entry, doc_id=doc_id)
+            raw = fetch_page(
+                entry.url,
+                fetcher,
+                doc_id=doc_id,
+                title=entry.title,
+                author=entry.author,
+                published=entry.published,
+                source=entry.source,
+            )
         except FetchError as exc:
             loaded.failures.append(Failure(entry.url, exc.code, f"{feed}: {exc}", doc_id))
             continue

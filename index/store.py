@@ -45,7 +45,10 @@ UNAVAILABLE: tuple[type[Exception], ...] = (httpx.TransportError, ConnectionErro
 
 
 def content_hash(document: Document) -> str:
-    payload = json.dumps([document.title, document.author, document.text], ensure_ascii=False)
+    """What makes a stored version stale: its title, author, text and (when it has one) its date."""
+    fields = [document.title, document.author, document.text]
+    fields += [document.published] if document.published else []  # undated documents keep their hash
+    payload = json.dumps(fields, ensure_ascii=False)
     return hashlib.sha256(payload.encode()).hexdigest()[:16]
 
 
@@ -116,6 +119,7 @@ def passage_from_record(record_id: str, text: str, meta: dict[str, Any]) -> Pass
         author=_meta_str(meta, "author"),
         paragraph=int(meta.get("paragraph", 0)),
         duplicate_of=[d for d in dups.split(",") if d],
+        published=_meta_str(meta, "published"),
     )
 
 
@@ -352,6 +356,7 @@ class ChromaStore:
             "sentences": json.dumps([[s.start, s.end] for s in passage.sentences]),
             "digest": digest,
             "duplicate_of": ",".join(passage.duplicate_of),
+            **({"published": passage.published} if passage.published else {}),
         }
 
     @staticmethod

@@ -23,6 +23,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from index.loaders import load_documents
 from service.config import Settings
 from service.deps import AppState
+from service.documents_api import ITEM_TAGS
 from service.documents_api import router as documents_router
 from service.errors import VerityError
 from service.limits import install_limits
@@ -181,7 +182,7 @@ def _body_not_json(request: Request, errors: Sequence[Any]) -> bool:
 
 
 def _location(loc: Sequence[Any]) -> str:
-    parts = [str(p) for p in loc]
+    parts = [str(p) for p in loc if p not in ITEM_TAGS]  # which kind of item: not part of the path
     if parts and parts[0] in ("body", "query", "path", "header"):
         parts = parts[1:] or [parts[0]]
     return ".".join(parts) or "request"

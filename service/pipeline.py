@@ -11,7 +11,7 @@ from collections.abc import Collection, Iterator
 from dataclasses import dataclass, replace
 from typing import Any
 
-from index.documents import Document, Sentence
+from index.documents import Document, Passage, Sentence
 from index.embed import Embedder
 from index.indexer import IndexSummary, index_documents
 from index.store import UNAVAILABLE, ChromaStore, StoredDocument, connect
@@ -53,14 +53,15 @@ class _Cited:
 
     items: list[Citation]
 
-    def cite(self, document_id: str, title: str, author: str | None, sentence: Sentence) -> int:
+    def cite(self, passage: Passage, sentence: Sentence) -> int:
+        document_id, title, author = passage.document_id, passage.title, passage.author
         for c in self.items:
             if c.document_id == document_id and c.start == sentence.start:
                 return c.id
         n = len(self.items) + 1
         self.items.append(
             Citation(id=n, document_id=document_id, title=title, text=sentence.text,
-                     start=sentence.start, end=sentence.end, author=author)
+                     start=sentence.start, end=sentence.end, author=author, published=passage.published)
         )  # fmt: skip
         return n
 
@@ -300,7 +301,7 @@ class Verity:
                 key = (c.passage.document_id, c.previous.start)
                 if key not in shown:
                     shown.add(key)
-                    n = cited.cite(c.passage.document_id, c.passage.title, c.passage.author, c.previous)
+                    n = cited.cite(c.passage, c.previous)
                     parts.append(f"{c.previous.text} [{n}]")
                     claims.append(Claim(text=c.previous.text, citations=[n], verdict="supported"))
             shown.add(c.key)
@@ -336,7 +337,7 @@ class Verity:
 
     @staticmethod
     def _cite(cited: _Cited, c: Candidate) -> int:
-        return cited.cite(c.passage.document_id, c.passage.title, c.passage.author, c.sentence)
+        return cited.cite(c.passage, c.sentence)
 
     @staticmethod
     def _refusal_message(question: Question, composition: Composition) -> str:

@@ -91,6 +91,7 @@ class Citation(BaseModel):
     start: int
     end: int
     author: str | None = None
+    published: str | None = Field(default=None, description="the article's date (YYYY-MM-DD), if known")
 
 
 class Refusal(BaseModel):
@@ -140,6 +141,8 @@ class DocumentSummary(BaseModel):
     id: str
     title: str
     author: str | None = None
+    published: str | None = None
+    url: str | None = None
     passages: int
 
 
