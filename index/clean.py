@@ -256,6 +256,7 @@ def _drop_chrome(
     story's own short lines: only the promo and caption rules apply to them, not the short-label one.
     """
     body: list[str] = []
+    exempt: list[bool] = []  # kept only as a structural line
     tail = min(author_at if author_at >= 0 else len(paragraphs), len(paragraphs) - 2)
     for p_index, lines in enumerate(paragraphs):
         after_label = False
@@ -270,6 +271,23 @@ def _drop_chrome(
             noise = _is_promo(line) or _is_caption(line) if line in structural else _is_noise(line)
             if not (caption_of_label or author_box or noise):
                 body.append(line)
+                exempt.append(line in structural and _is_noise(line))
+    while exempt and exempt[-1]:  # headings and links after the story's last sentence: related links
+        body.pop()
+        exempt.pop()
+    if structural:
+        body = _cut_related(body)
+    return body
+
+
+def _cut_related(body: list[str]) -> list[str]:
+    """A short line ending in a colon ("Read also:", "More on this topic:") followed, to the end, only by
+    lines that are not sentences (headlines of other articles): the links after the story go."""
+    n = len(body) - 1
+    while n > 0 and not _is_sentence(body[n]):
+        n -= 1
+    if 0 < n < len(body) - 1 and body[n].endswith(":") and _words(body[n]) <= 8:
+        return body[:n]
     return body
 
 

@@ -338,6 +338,17 @@ def test_html_subheadings_inside_the_story_are_kept() -> None:
     assert "\n\nWhat happens next\n\nWork starts in May, the council said." in text
 
 
+def test_html_links_after_the_story_are_cut() -> None:
+    related = (
+        "<p>Read also:</p><p><a href='/a'>Hawks win the final in extra time at home</a></p>"
+        "<p><a href='/b'>Bakery on the quay closes its doors after eighty years</a></p>"
+        "<h3>More from Harbour Times</h3>"
+    )
+    page = HTML.replace("<aside>", related + "<aside>")
+    text = clean_document(RawDocument(id="h", text=page, format="html")).text
+    assert text.endswith("several of them spoke before the vote.")
+
+
 def test_html_without_article_text_is_an_extraction_error() -> None:
     page = "<html><head><title>Login</title></head><body><form><input name='user'></form></body></html>"
     with pytest.raises(ExtractionError, match="no article text"):
