@@ -1,27 +1,31 @@
 """Turn a scraped news page into the article text that answers cite.
 
-We wrote our own cleaner because generic loaders (HTML-to-text converters, framework readers) keep every
-piece of text on the page, and scraped news pages carry site chrome: section labels, "Follow us" lines,
-image file names, app promos, photo captions and credits, author boxes and teasers of unrelated articles.
-Whatever survives cleaning can be retrieved and cited, so it must be the story and only the story.
+HTML pages are first reduced to their main text by trafilatura (`index/webpage.py`), the field's standard
+extractor, which replaced the hand-written HTML parser this module used to have. The rules below stay ours
+because no extractor applies them: scraped news text — trafilatura's output, and the plain-text and
+Markdown files that never saw HTML — still carries site chrome inside the article: section labels,
+"Follow us" lines, image file names, app promos, photo captions and credits, author boxes, teasers of
+unrelated articles and live-blog furniture. Whatever survives cleaning can be retrieved and cited, so it
+must be the story and only the story.
 
 The rules are shapes, not lists of strings: short lines without sentence punctuation, calls to action,
 caption and credit shapes, an author box after the byline, and a cut before the cluster of teasers that
 ends in a "keep reading" marker. Article sentences are never rewritten beyond whitespace normalisation
 (NBSP to space, runs of spaces collapsed), so a citation is an exact substring of `Document.text`.
-Output paragraphs are joined by a blank line.
+Output paragraphs are joined by a blank line. Markdown keeps its own small converter below (headings,
+emphasis, links and lists to plain paragraphs): it is a few regular expressions, not a parser.
 """
 
 from __future__ import annotations
 
 import re
-from html.parser import HTMLParser
 
 from index.documents import Document, RawDocument
+from index.webpage import extract_html
 
 _INVISIBLE_RE = re.compile("[\u200b\u200c\u200d\u2060\ufeff]")
 _SPACES_RE = re.compile(r"[^\S\n]+")  # any whitespace but newline, NBSP included
-_SENTENCE_END_RE = re.compile(r"[.!?…:][\"'”’)\]]*$")
+_SENTENCE_END_RE = re.compile(r"[.!?…:。！？][\"'”’)\]」』]*$")
 _HEADLINE_BAD_END_RE = re.compile(r"[.,;:…][\"'”’)\]]*$")
 _STRONG_CHROME_RE = re.compile(
     r"^(?:follow\s+(?:us|me|him|her|them)\b|subscribe\b|sign\s*up\s+(?:for|to|now|today)\b)", re.IGNORECASE
@@ -70,27 +74,41 @@ _WEAK_ENDINGS = frozenset({"the", "and", "for", "with", "from", "that", "this", 
 
 
 def clean_document(raw: RawDocument) -> Document:
-    """Drop chrome, captions, promos, the author box and trailing teasers; find the title and the author."""
+    """Drop chrome, captions, promos, the author box and trailing teasers; find the title and the author.
+
+    An HTML page goes through trafilatura first (`index/webpage.py`), which also supplies the title,
+    author, date, site name and canonical URL that the caller did not; raises `ExtractionError` when the
+    page has no main text.
+    """
     title, text = _normalise(raw.title or "") or None, raw.text
+    structural: frozenset[str] = frozenset()
+    page_title: str | None = None
+    author, published, url, source = raw.author, raw.published, raw.url, raw.source
     if raw.format == "html":
-        found, text = _html_to_text(text)
-        title = title or found
+        page = extract_html(text, url=raw.url)
+        text, page_title = page.text, page.title
+        title = title or page_title
+        author, published = author or page.author, published or page.published
+        url, source = url or page.url, source or page.site_name
+        structural = page.structural
     elif raw.format == "markdown":
         found, text = _markdown_to_text(text)
         title = title or found
     paragraphs = _paragraphs(text)
-    author, author_at, paragraphs = _take_author(paragraphs, raw.author)
+    author, author_at, paragraphs = _take_author(paragraphs, author)
+    if page_title and title and not _same(page_title, title):  # a feed's title: the page's headline goes
+        paragraphs = _take_title(paragraphs, page_title)[1]
     headline, paragraphs = _take_title(paragraphs, title)
     paragraphs = _cut_teasers(paragraphs)
-    body = _drop_chrome(paragraphs, author, author_at)
+    body = _drop_chrome(paragraphs, author, author_at, structural)
     return Document(
         id=raw.id,
         title=title or headline or _fallback_title(body, raw.id),
         text="\n\n".join(body),
         author=author,
-        url=raw.url,
-        published=raw.published,
-        source=raw.source,
+        url=url,
+        published=published,
+        source=source,
     )
 
 
@@ -229,9 +247,16 @@ def _is_wrapped(lines: list[str]) -> bool:
     )
 
 
-def _drop_chrome(paragraphs: list[list[str]], author: str | None, author_at: int) -> list[str]:
-    """The body lines: no chrome, promos, captions (nor the line after an "Image:" label), nor author box."""
+def _drop_chrome(
+    paragraphs: list[list[str]], author: str | None, author_at: int, structural: frozenset[str] = frozenset()
+) -> list[str]:
+    """The body lines: no chrome, promos, captions (nor the line after an "Image:" label), nor author box.
+
+    `structural` lines (headings, list items… that the HTML extractor found inside the article) are the
+    story's own short lines: only the promo and caption rules apply to them, not the short-label one.
+    """
     body: list[str] = []
+    exempt: list[bool] = []  # kept only as a structural line
     tail = min(author_at if author_at >= 0 else len(paragraphs), len(paragraphs) - 2)
     for p_index, lines in enumerate(paragraphs):
         after_label = False
@@ -243,8 +268,26 @@ def _drop_chrome(paragraphs: list[list[str]], author: str | None, author_at: int
                 and line.casefold().startswith(author.casefold())
                 and bool(_BIO_RE.search(line))
             )
-            if not (caption_of_label or author_box or _is_noise(line)):
+            noise = _is_promo(line) or _is_caption(line) if line in structural else _is_noise(line)
+            if not (caption_of_label or author_box or noise):
                 body.append(line)
+                exempt.append(line in structural and _is_noise(line))
+    while exempt and exempt[-1]:  # headings and links after the story's last sentence: related links
+        body.pop()
+        exempt.pop()
+    if structural:
+        body = _cut_related(body)
+    return body
+
+
+def _cut_related(body: list[str]) -> list[str]:
+    """A short line ending in a colon ("Read also:", "More on this topic:") followed, to the end, only by
+    lines that are not sentences (headlines of other articles): the links after the story go."""
+    n = len(body) - 1
+    while n > 0 and not _is_sentence(body[n]):
+        n -= 1
+    if 0 < n < len(body) - 1 and body[n].endswith(":") and _words(body[n]) <= 8:
+        return body[:n]
     return body
 
 
@@ -263,115 +306,6 @@ def _fallback_title(body: list[str], doc_id: str) -> str:
     while len(kept) > 1 and (len(kept[-1]) <= 2 or kept[-1].lower() in _WEAK_ENDINGS):
         kept.pop()
     return " ".join(kept).rstrip(".,;:—–-") + "…"
-
-
-class _HTMLText(HTMLParser):
-    _SKIP = frozenset(
-        {
-            "script",
-            "style",
-            "nav",
-            "header",
-            "footer",
-            "aside",
-            "figure",
-            "figcaption",
-            "noscript",
-            "form",
-            "button",
-            "svg",
-            "iframe",
-            "template",
-            "select",
-        }
-    )
-    _BLOCK = frozenset(
-        {
-            "p",
-            "div",
-            "section",
-            "article",
-            "main",
-            "li",
-            "ul",
-            "ol",
-            "blockquote",
-            "pre",
-            "h2",
-            "h3",
-            "h4",
-            "h5",
-            "h6",
-            "tr",
-            "table",
-            "td",
-            "th",
-            "dd",
-            "dt",
-            "dl",
-            "body",
-            "hr",
-        }
-    )
-
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.skip = 0
-        self.blocks: list[str] = []
-        self.buffer: list[str] = []
-        self.h1_text: list[str] = []
-        self.in_title = self.in_h1 = False
-        self.title = self.h1 = ""
-
-    def flush(self) -> None:
-        text = "\n".join(_normalise(line) for line in "".join(self.buffer).split("\n")).strip()
-        if text:
-            self.blocks.append(text)
-        self.buffer = []
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if tag in self._SKIP:
-            self.skip += 1
-        elif tag == "title":
-            self.in_title = True
-        elif tag == "h1":
-            self.flush()
-            self.in_h1, self.h1_text = True, []
-        elif not self.skip and tag == "br":
-            self.buffer.append("\n")
-        elif not self.skip and tag in self._BLOCK:
-            self.flush()
-
-    def handle_endtag(self, tag: str) -> None:
-        if tag in self._SKIP:
-            self.skip = max(0, self.skip - 1)
-        elif tag == "title":
-            self.in_title = False
-        elif tag == "h1" and self.in_h1:
-            self.in_h1, heading = False, _normalise("".join(self.h1_text))
-            if self.h1:
-                self.blocks.append(heading)
-            self.h1 = self.h1 or heading
-        elif not self.skip and tag in self._BLOCK:
-            self.flush()
-
-    def handle_data(self, data: str) -> None:
-        if self.in_title:
-            self.title += data
-        elif self.in_h1:
-            self.h1_text.append(data)
-        elif not self.skip:
-            self.buffer.append(data)
-
-
-def _html_to_text(html: str) -> tuple[str | None, str]:
-    """Visible article text of a page, one block per paragraph; the first <h1> (else <title>) as title."""
-    parser = _HTMLText()
-    parser.feed(html)
-    parser.close()
-    parser.flush()
-    page_title = _normalise(parser.title).split(" | ")[0]
-    return parser.h1 or page_title or None, "\n\n".join(parser.blocks)
 
 
 def _markdown_inline(text: str) -> str:

@@ -54,6 +54,7 @@ class Passage:
     author: str | None = None
     paragraph: int = 0
     duplicate_of: list[str] = field(default_factory=list)
+    published: str | None = None  # the document's date, carried onto citations
 
     @property
     def start(self) -> int:

@@ -19,7 +19,7 @@ import logging
 import queue
 import threading
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Collection, Iterable, Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -66,9 +66,11 @@ def index_documents(
     sentences_per_passage: int = 3,
     duplicate_threshold: float = 0.9,
     prune: bool = False,
+    keep: Collection[str] = (),
     progress: bool = True,
 ) -> IndexSummary:
-    """Index `documents`; with `prune`, also delete stored documents that are not among them."""
+    """Index `documents`; with `prune`, also delete stored documents that are not among them nor in
+    `keep` (the ids of inputs that failed this time: their stored version stays)."""
     started = time.perf_counter()
     docs = [with_published(d) for d in documents]
     ids = [d.id for d in docs]
@@ -85,7 +87,7 @@ def index_documents(
         else:
             todo.append((doc, digest, split_passages(doc, sentences_per_passage)))
     if prune:
-        wanted = set(ids)
+        wanted = set(ids) | set(keep)
         for doc_id in stored:
             if doc_id not in wanted:
                 store.delete_document(doc_id)

@@ -78,6 +78,15 @@ def split_passages(document: Document, sentences_per_passage: int = 3) -> list[P
             chunk = paragraph[i : i + sentences_per_passage]
             text = document.text[chunk[0].start : chunk[-1].end]
             passages.append(
-                Passage(document.id, document.title, len(passages), chunk, text, document.author, number)
+                Passage(
+                    document.id,
+                    document.title,
+                    len(passages),
+                    chunk,
+                    text,
+                    document.author,
+                    number,
+                    published=document.published,
+                )
             )
     return passages

@@ -53,7 +53,11 @@ UNAVAILABLE: tuple[type[Exception], ...] = (httpx.TransportError, ConnectionErro
 
 
 def content_hash(document: Document) -> str:
-    payload = json.dumps([SCHEMA, document.title, document.author, document.text], ensure_ascii=False)
+    """What makes a stored version stale: the index schema, its title, author, text and (when it has one)
+    its date."""
+    fields = [SCHEMA, document.title, document.author, document.text]
+    fields += [document.published] if document.published else []  # undated documents keep their hash
+    payload = json.dumps(fields, ensure_ascii=False)
     return hashlib.sha256(payload.encode()).hexdigest()[:16]
 
 
@@ -151,6 +155,7 @@ def passage_from_record(record_id: str, text: str, meta: dict[str, Any]) -> Pass
         author=_meta_str(meta, "author"),
         paragraph=int(meta.get("paragraph", 0)),
         duplicate_of=[d for d in dups.split(",") if d],
+        published=_meta_str(meta, "published"),
     )
 
 
@@ -205,15 +210,6 @@ class ChromaStore:
                     np.asarray(vector, dtype=np.float32), str((meta or {}).get("analysis") or "")
                 )
         return out
-
-    def published_dates(self) -> dict[str, str]:
-        """Each stored document's `published` value (where it has one), by document id."""
-        return {
-            doc_id: str(meta["published"])
-            for ids, metas, _ in self._pages(self.documents, include=["metadatas"])
-            for doc_id, meta in zip(ids, metas, strict=True)
-            if (meta or {}).get("published")
-        }
 
     def generation(self) -> str:
         """A token that changes on every write by any process (cheap enough to poll per request)."""
@@ -454,6 +450,7 @@ class ChromaStore:
             "sentences": json.dumps([[s.start, s.end] for s in passage.sentences]),
             "digest": digest,
             "duplicate_of": ",".join(passage.duplicate_of),
+            **({"published": passage.published} if passage.published else {}),
         }
 
     @staticmethod

@@ -22,6 +22,7 @@ from service.errors import BadRequest, VerityError
 from service.schemas import AskRequest, AskResponse, lead
 
 if TYPE_CHECKING:  # the pipeline pulls in torch and spaCy: imported only by the commands that need it
+    from index.sources import Loaded
     from service.pipeline import Verity
 
 log = logging.getLogger("verity")
@@ -37,29 +38,92 @@ class Command:
     run: Callable[[argparse.Namespace, Settings], int]
 
 
-# -- verity index [PATH] --------------------------------------------------------------------------------
-def _index_arguments(parser: argparse.ArgumentParser, settings: Settings) -> None:
+# -- verity index [PATH|URL ...] [--recursive] [--urls FILE] -------------------------------------------
+def _source_arguments(parser: argparse.ArgumentParser, settings: Settings, default: Path | None) -> None:
+    """The inputs `verity index` and `verity extract` share (`index/sources.py` reads them)."""
     parser.add_argument(
-        "path",
-        nargs="?",
-        type=Path,
-        default=settings.corpus_dir,
-        help=f"a file or folder of articles (default: {settings.corpus_dir}); stored documents not in it "
-        "are removed",
+        "paths",
+        nargs="*",
+        metavar="PATH",
+        default=[default] if default else [],
+        help="files (.html/.htm, .txt, .md, .jsonl, .rss/.atom/.xml feeds), folders, or URLs of pages and "
+        "feeds" + (f" (default: {default})" if default else ""),
+    )
+    parser.add_argument("--recursive", "-r", action="store_true", help="read folders' subfolders too")
+    parser.add_argument(
+        "--urls", type=Path, metavar="FILE", help="also read these pages/feeds, one URL a line"
     )
 
 
-def _index(args: argparse.Namespace, settings: Settings) -> int:
-    from index.loaders import LoadError, load_documents
+def _index_arguments(parser: argparse.ArgumentParser, settings: Settings) -> None:
+    _source_arguments(parser, settings, settings.corpus_dir)
+    parser.epilog = (
+        "Stored documents that are not among the inputs are removed; an input that fails this time "
+        "keeps its stored version. Each failure is reported and the rest is indexed (exit status 1)."
+    )
+
+
+def _load(args: argparse.Namespace, settings: Settings, command: str) -> Loaded | None:
+    """The documents and per-item failures of the inputs; None (reported) when the request is wrong."""
+    from index.loaders import LoadError
+    from index.sources import load_sources, read_url_list
 
     try:
-        documents = load_documents(args.path)  # before loading models: bad input fails fast
+        urls = read_url_list(args.urls) if args.urls else []
+        # `--urls FILE` alone does not also read the default corpus (the default is a Path, not a str)
+        default = [settings.corpus_dir] if args.paths and isinstance(args.paths[0], Path) else None
+        paths = [] if urls and args.paths == default else args.paths
+        if not paths and not urls:
+            raise LoadError("give a PATH, a URL or --urls FILE")
+        loaded = load_sources(paths, recursive=args.recursive, urls=urls, fetch=settings.fetch.options())
     except LoadError as exc:
-        print(f"verity index: {exc}", file=sys.stderr)
+        print(f"verity {command}: {exc}", file=sys.stderr)
+        return None
+    for failure in loaded.failures:
+        print(f"verity {command}: {failure.message} [{failure.code}]", file=sys.stderr)
+    return loaded
+
+
+def _index(args: argparse.Namespace, settings: Settings) -> int:
+    loaded = _load(args, settings, "index")  # before loading models: bad input fails fast
+    if loaded is None:
         return EXIT_USAGE
-    summary = _verity(settings).index(documents, prune=True, progress=sys.stderr.isatty())
-    print(summary)
-    return EXIT_OK
+    if not loaded.documents and loaded.failures:
+        print("verity index: nothing to index: every input failed", file=sys.stderr)
+        return EXIT_FAILURE
+    if not loaded.prunable:
+        print("verity index: a file failed as a whole: no stored document is removed", file=sys.stderr)
+    verity = _verity(settings)
+    summary = verity.index(
+        loaded.documents, prune=loaded.prunable, progress=sys.stderr.isatty(), keep=loaded.failed_ids
+    )
+    print(summary if not loaded.failures else f"{summary}; {len(loaded.failures)} failed")
+    return EXIT_FAILURE if loaded.failures else EXIT_OK
+
+
+# -- verity extract PATH|URL ... [--jsonl] --------------------------------------------------------------
+def _extract_arguments(parser: argparse.ArgumentParser, settings: Settings) -> None:
+    _source_arguments(parser, settings, None)
+    parser.add_argument("--jsonl", action="store_true", help="one JSON object a line (default: a JSON list)")
+
+
+_EXTRACT_FIELDS = ("id", "title", "author", "published", "url", "source", "text")
+
+
+def _extract(args: argparse.Namespace, settings: Settings) -> int:
+    """Print the documents exactly as `verity index` would store them (no model, no store)."""
+    import json
+
+    loaded = _load(args, settings, "extract")
+    if loaded is None:
+        return EXIT_USAGE
+    records = [{key: getattr(doc, key) for key in _EXTRACT_FIELDS} for doc in loaded.documents]
+    if args.jsonl:
+        for record in records:
+            print(json.dumps(record, ensure_ascii=False))
+    else:
+        print(json.dumps(records, ensure_ascii=False, indent=2))
+    return EXIT_FAILURE if loaded.failures else EXIT_OK
 
 
 # -- verity ask "question" ------------------------------------------------------------------------------
@@ -228,7 +292,12 @@ def _slack(args: argparse.Namespace, settings: Settings) -> int:
 
 # -- registry: add new subcommands here
 COMMANDS: dict[str, Command] = {
-    "index": Command("index a file or folder of articles into the store", _index_arguments, _index),
+    "index": Command(
+        "index files, folders, feeds and URLs of articles into the store", _index_arguments, _index
+    ),
+    "extract": Command(
+        "print articles as `verity index` would store them, as JSON", _extract_arguments, _extract
+    ),
     "ask": Command("ask a question and print the cited answer", _ask_arguments, _ask),
     "serve": Command("serve the HTTP API with uvicorn", _serve_arguments, _serve),
     "verify": Command("check a claim against the corpus", _verify_arguments, _verify),

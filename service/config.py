@@ -8,10 +8,13 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import BaseModel, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+if TYPE_CHECKING:
+    from index.fetch import FetchOptions
 
 
 class RetrievalSettings(BaseModel):
@@ -29,6 +32,26 @@ class AnswerSettings(BaseModel):
     out_of_scope_similarity: float = 0.33
     min_term_coverage: float = 0.3
     keep_within: float = 0.12
+
+
+class FetchSettings(BaseModel):
+    """Fetching pages and feeds (`verity index URL`, `--urls`, `POST /v1/documents` `{"url"}`).
+
+    Set as VERITY_FETCH__TIMEOUT, VERITY_FETCH__MAX_BYTES, …"""
+
+    user_agent: str = Field(
+        default="Verity/0.1 (news question answering; +https://github.com/verity-news/verity)",
+        description="sent with every request; robots.txt rules for `Verity` apply",
+    )
+    timeout: float = Field(default=10.0, gt=0, description="seconds per attempt, the whole body included")
+    max_bytes: int = Field(default=5_000_000, gt=0, description="a larger page or feed is refused")
+    retries: int = Field(default=2, ge=0, description="further attempts after a timeout, 429 or 5xx")
+    backoff: float = Field(default=0.5, ge=0, description="seconds before the first retry, doubled each time")
+
+    def options(self) -> FetchOptions:
+        from index.fetch import FetchOptions
+
+        return FetchOptions(**self.model_dump())
 
 
 class Settings(BaseSettings):
@@ -69,6 +92,7 @@ class Settings(BaseSettings):
     log_level: str = "info"
     retrieval: RetrievalSettings = RetrievalSettings()
     answer: AnswerSettings = AnswerSettings()
+    fetch: FetchSettings = FetchSettings()
     # The optional LLM answerer (service/llm.py): any OpenAI-compatible server; off unless a URL is set.
     llm_base_url: str | None = Field(default=None, description="e.g. http://localhost:11434/v1 (Ollama)")
     llm_model: str = Field(default="default", description="the model name the server expects")

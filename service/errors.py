@@ -59,3 +59,11 @@ class RateLimited(VerityError):
 
     status = 429
     code = "rate_limited"
+
+
+class FetchFailed(VerityError):
+    """Every URL of a `POST /v1/documents` request failed (404, timeout, not HTML, too big, disallowed by
+    robots.txt, no article text); with some written, each failure is reported on its item instead."""
+
+    status = 422
+    code = "fetch_failed"

@@ -7,14 +7,14 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterator
-from dataclasses import dataclass, field, replace
+from collections.abc import Collection, Iterator
+from dataclasses import dataclass, replace
 from datetime import date
 from pathlib import Path
 from typing import Any
 
 from index.analysis import Analyzer
-from index.documents import Document, Sentence
+from index.documents import Document, Passage, Sentence
 from index.embed import Embedder
 from index.indexer import IndexSummary, index_documents
 from index.store import UNAVAILABLE, ChromaStore, StoredDocument, connect
@@ -68,18 +68,16 @@ class _Cited:
     """Citations in order of first use; a sentence cited twice keeps one number."""
 
     items: list[Citation]
-    dates: dict[str, date] = field(default_factory=dict)  # document id -> published
 
-    def cite(self, document_id: str, title: str, author: str | None, sentence: Sentence) -> int:
+    def cite(self, passage: Passage, sentence: Sentence) -> int:
+        document_id, title, author = passage.document_id, passage.title, passage.author
         for c in self.items:
             if c.document_id == document_id and c.start == sentence.start:
                 return c.id
         n = len(self.items) + 1
-        day = self.dates.get(document_id)
         self.items.append(
             Citation(id=n, document_id=document_id, title=title, text=sentence.text,
-                     start=sentence.start, end=sentence.end, author=author,
-                     published=day.isoformat() if day else None)
+                     start=sentence.start, end=sentence.end, author=author, published=passage.published)
         )  # fmt: skip
         return n
 
@@ -117,7 +115,14 @@ class Verity:
             )
 
     # -- corpus --------------------------------------------------------------------------------------
-    def index(self, documents: list[Document], prune: bool = False, progress: bool = True) -> IndexSummary:
+    def index(
+        self,
+        documents: list[Document],
+        prune: bool = False,
+        progress: bool = True,
+        keep: Collection[str] = (),
+    ) -> IndexSummary:
+        """Index `documents`; with `prune`, remove stored ones that are not among them nor in `keep`."""
         summary = index_documents(
             documents,
             self.store,
@@ -126,6 +131,7 @@ class Verity:
             sentences_per_passage=self.settings.sentences_per_passage,
             duplicate_threshold=self.settings.duplicate_threshold,
             prune=prune,
+            keep=keep,
             progress=progress,
         )
         # the passage table and BM25 are rebuilt from Chroma by the next query, not here: a
@@ -354,7 +360,7 @@ class Verity:
                 key = (c.passage.document_id, c.previous.start)
                 if key not in shown:
                     shown.add(key)
-                    n = cited.cite(c.passage.document_id, c.passage.title, c.passage.author, c.previous)
+                    n = cited.cite(c.passage, c.previous)
                     parts.append(f"{c.previous.text} [{n}]")
                     claims.append(Claim(text=c.previous.text, citations=[n], verdict="supported"))
             shown.add(c.key)
@@ -414,11 +420,11 @@ class Verity:
         )
 
     def _cited(self) -> _Cited:
-        return _Cited([], self.retriever.corpus.published)
+        return _Cited([])
 
     @staticmethod
     def _cite(cited: _Cited, c: Candidate) -> int:
-        return cited.cite(c.passage.document_id, c.passage.title, c.passage.author, c.sentence)
+        return cited.cite(c.passage, c.sentence)
 
     def _refusal_message(self, question: Question, composition: Composition, cited: _Cited) -> str:
         """Why Verity refuses, naming the closest sentences it rejected and why (another time, no answer)."""

@@ -50,6 +50,10 @@ class Corpus:
         self.bm25 = bm25
         self.store = store
         self.published: dict[str, date] = {}  # document id -> its publication date, where known
+        for passage in passages.values():
+            if passage.published and passage.document_id not in self.published:
+                if (day := parse_date(passage.published)) is not None:
+                    self.published[passage.document_id] = day
         self.by_position = {(p.document_id, p.position): pid for pid, p in passages.items()}
         df: Counter[str] = Counter()
         self.sentences = 0
@@ -144,9 +148,6 @@ class HybridRetriever:
             )
             retrievers.append(bm25)
         self._corpus = Corpus(passages, bm25, self.store)
-        for doc_id, value in self.store.published_dates().items():
-            if (day := parse_date(value)) is not None:
-                self._corpus.published[doc_id] = day
         # num_queries=1: no query generation, so the LLM is never called; MockLLM only keeps
         # QueryFusionRetriever from resolving a default OpenAI LLM at construction.
         self._fusion = QueryFusionRetriever(

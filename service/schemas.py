@@ -65,7 +65,7 @@ class Citation(BaseModel):
     start: int
     end: int
     author: str | None = None
-    published: str | None = None  # YYYY-MM-DD, the cited article's date where known
+    published: str | None = Field(default=None, description="the article's date (YYYY-MM-DD), if known")
 
 
 class ShortAnswer(BaseModel):

@@ -17,6 +17,7 @@ import httpx
 import pytest
 import uvicorn
 from fastapi.testclient import TestClient
+from local_site import Site, start_site
 
 from index.loaders import load_documents
 from service.config import Settings
@@ -102,3 +103,14 @@ def base_url(settings: Settings, verity: Verity) -> Iterator[str]:
     server.should_exit = True
     thread.join(timeout=30)
     sock.close()
+
+
+@pytest.fixture
+def site() -> Iterator[Site]:
+    """A real HTTP server on 127.0.0.1 serving saved pages and feeds (`tests/local_site.py`)."""
+    served = start_site()
+    try:
+        yield served
+    finally:
+        served.server.shutdown()
+        served.server.server_close()

@@ -88,7 +88,9 @@ def _body_not_json(request: Request, errors: Sequence[Any]) -> bool:
 
 
 def _location(loc: Sequence[Any]) -> str:
-    parts = [str(p) for p in loc]
+    from service.http.documents_api import ITEM_TAGS  # at call time: that module imports this one's peers
+
+    parts = [str(p) for p in loc if p not in ITEM_TAGS]  # which kind of item: not part of the path
     if parts and parts[0] in ("body", "query", "path", "header"):
         parts = parts[1:] or [parts[0]]
     return ".".join(parts) or "request"

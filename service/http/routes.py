@@ -148,4 +148,11 @@ def _unhealthy(health: Health) -> JSONResponse:
 
 def _summary(stored: StoredDocument) -> DocumentSummary:
     doc = stored.document
-    return DocumentSummary(id=doc.id, title=doc.title, author=doc.author, passages=stored.passages)
+    return DocumentSummary(
+        id=doc.id,
+        title=doc.title,
+        author=doc.author,
+        published=doc.published,
+        url=doc.url,
+        passages=stored.passages,
+    )

@@ -52,6 +52,8 @@ class DocumentSummary(BaseModel):
     id: str
     title: str
     author: str | None = None
+    published: str | None = None
+    url: str | None = None
     passages: int
 
 

@@ -9,6 +9,7 @@ import pytest
 
 from index.clean import clean_document
 from index.documents import Document, RawDocument
+from index.webpage import ExtractionError
 
 SEEDS = Path(__file__).resolve().parents[2] / "seeds"
 
@@ -263,8 +264,13 @@ def test_empty_text_keeps_the_id_as_title() -> None:
     )
 
 
+# A news page: the article among site chrome. trafilatura (index/webpage.py) finds the article and its
+# metadata; Verity's rules then drop the byline line and the newsletter promo it keeps.
 HTML = """<!doctype html>
 <html><head><title>Sea wall approved | Harbour Times</title><style>p { color: red }</style>
+<meta property="article:published_time" content="2024-03-05T09:30:00Z">
+<meta property="og:site_name" content="Harbour Times">
+<link rel="canonical" href="https://harbour.example/news/sea-wall">
 <script>var promo = "Subscribe now";</script></head>
 <body>
 <nav><a href="/">Home</a> <a href="/local">Local News</a></nav>
@@ -276,6 +282,8 @@ HTML = """<!doctype html>
   <figure><img src="wall.jpg" alt="The wall"><figcaption>The old wall. Photo: Alex Poe</figcaption></figure>
   <p>Engineers said the wall would cost about <b>$40&nbsp;million</b>
      and take <a href="/t">three years</a>.</p>
+  <p>Residents of the low streets behind the harbour, flooded twice last winter, had asked the council
+     for a wall since 2019, and several of them spoke before the vote.</p>
   <aside><p>Most read: Hawks win final</p></aside>
   <p>Sign up for our morning newsletter</p>
 </article>
@@ -290,8 +298,61 @@ def test_html_page() -> None:
     assert document.author == "Jane Roe"
     assert document.text == (
         "The city council voted 7-2 on Tuesday to build a new sea wall along the northern harbour.\n\n"
-        "Engineers said the wall would cost about $40 million and take three years."
+        "Engineers said the wall would cost about $40 million and take three years.\n\n"
+        "Residents of the low streets behind the harbour, flooded twice last winter, had asked the council "
+        "for a wall since 2019, and several of them spoke before the vote."
     )
+    assert (document.published, document.source, document.url) == (
+        "2024-03-05",
+        "Harbour Times",
+        "https://harbour.example/news/sea-wall",
+    )
+
+
+def test_html_metadata_given_by_the_caller_wins() -> None:
+    raw = RawDocument(
+        id="h", text=HTML, format="html", title="Sea wall: council says yes", published="2024-03-04",
+        url="https://feed.example/entry/1", author="J. Roe", source="Feed",
+    )  # fmt: skip
+    document = clean_document(raw)
+    assert (document.title, document.published, document.url, document.author, document.source) == (
+        "Sea wall: council says yes",
+        "2024-03-04",
+        "https://feed.example/entry/1",
+        "J. Roe",
+        "Feed",
+    )
+    assert document.text.startswith("The city council voted 7-2")
+
+
+def test_html_date_is_not_guessed_from_a_copyright_line() -> None:
+    page = HTML.replace('<meta property="article:published_time" content="2024-03-05T09:30:00Z">', "")
+    assert clean_document(RawDocument(id="h", text=page, format="html")).published is None
+
+
+def test_html_subheadings_inside_the_story_are_kept() -> None:
+    page = HTML.replace(
+        "<aside>", "<h2>What happens next</h2><p>Work starts in May, the council said.</p><aside>"
+    )
+    text = clean_document(RawDocument(id="h", text=page, format="html")).text
+    assert "\n\nWhat happens next\n\nWork starts in May, the council said." in text
+
+
+def test_html_links_after_the_story_are_cut() -> None:
+    related = (
+        "<p>Read also:</p><p><a href='/a'>Hawks win the final in extra time at home</a></p>"
+        "<p><a href='/b'>Bakery on the quay closes its doors after eighty years</a></p>"
+        "<h3>More from Harbour Times</h3>"
+    )
+    page = HTML.replace("<aside>", related + "<aside>")
+    text = clean_document(RawDocument(id="h", text=page, format="html")).text
+    assert text.endswith("several of them spoke before the vote.")
+
+
+def test_html_without_article_text_is_an_extraction_error() -> None:
+    page = "<html><head><title>Login</title></head><body><form><input name='user'></form></body></html>"
+    with pytest.raises(ExtractionError, match="no article text"):
+        clean_document(RawDocument(id="h", text=page, format="html"))
 
 
 def test_html_without_h1_uses_the_page_title() -> None:

@@ -168,3 +168,71 @@ def test_document_with_nothing_left_after_cleaning(tmp_path: Path) -> None:
 
 def test_load_error_is_a_value_error() -> None:
     assert issubclass(LoadError, ValueError)
+
+
+ARTICLE = (
+    "<html><head>{meta}<title>Straßenfest in Köln</title></head><body><article><h1>Straßenfest in Köln</h1>"
+    "<p>Über 3.000 Besucher kamen am Samstag zum Straßenfest in der Kölner Südstadt, sagten die "
+    "Veranstalter.</p><p>Die Stände mit Kölsch und Reibekuchen waren schon am frühen Nachmittag "
+    "ausverkauft, berichteten Händler.</p>"
+    "<p>Im nächsten Jahr soll das Fest zwei Tage dauern, kündigte die Bezirksvertretung an.</p>"
+    "</article></body></html>"
+)
+
+
+@pytest.mark.parametrize(
+    ("meta", "encoding"),
+    [
+        ('<meta charset="iso-8859-1">', "latin-1"),  # declared in the page
+        ('<meta http-equiv="Content-Type" content="text/html; charset=windows-1252">', "cp1252"),
+        ("", "cp1252"),  # declared nowhere: UTF-8 fails, the encoding is detected
+        ('<meta charset="utf-8">', "utf-16"),  # a BOM wins over a wrong declaration
+        ('<meta charset="utf-8">', "utf-8"),
+    ],
+)
+def test_html_in_any_encoding(tmp_path: Path, meta: str, encoding: str) -> None:
+    path = tmp_path / "fest.html"
+    path.write_bytes(ARTICLE.format(meta=meta).encode(encoding))
+    (document,) = load_documents(path)
+    assert document.title == "Straßenfest in Köln"
+    assert document.text.startswith(
+        "Über 3.000 Besucher kamen am Samstag zum Straßenfest in der Kölner Südstadt"
+    )
+
+
+def test_html_in_utf8_with_a_stray_latin1_byte(tmp_path: Path) -> None:
+    page = ARTICLE.format(meta='<meta charset="utf-8">').encode().replace(b"Samstag", b"Sams\xe9tag")
+    path = tmp_path / "fest.html"
+    path.write_bytes(page)
+    (document,) = load_documents(path)
+    assert "Über 3.000 Besucher kamen am Sams\ufffdtag" in document.text  # one character lost, not the page
+
+
+def test_html_metadata_reaches_the_document(tmp_path: Path) -> None:
+    (document,) = load_documents(SEEDS.parent / "tests" / "index" / "pages" / "harbour-wall.html")
+    assert (document.id, document.title, document.author, document.published) == (
+        "harbour-wall",
+        "Harbour council approves new sea wall",
+        "Jane Roe",
+        "2024-03-05",
+    )
+    assert (document.url, document.source) == ("https://harbour.example/news/sea-wall", "Harbour Times")
+    assert "Residents divided" in document.text.split("\n\n")  # a subheading of the story stays
+    for chrome in ("Home", "Most read", "Get the Harbour Times app", "Photo: Alex Poe", "©", "By Jane Roe"):
+        assert chrome not in document.text
+
+
+def test_a_page_without_article_text_names_the_file(tmp_path: Path) -> None:
+    path = tmp_path / "login.html"
+    path.write_text("<html><body><form><input name='user'><button>Sign in</button></form></body></html>")
+    with pytest.raises(LoadError, match=r"login\.html: document 'login' has no article text left") as caught:
+        load_documents(path)
+    assert caught.value.code == "no_text"
+
+
+def test_recursive_folders(tmp_path: Path) -> None:
+    (tmp_path / "a" / "b").mkdir(parents=True)
+    write(tmp_path / "a" / "b" / "deep.txt", "Deep story.")
+    write(tmp_path / "top.txt", "Top story.")
+    assert [raw.id for raw in load_path(tmp_path)] == ["top"]
+    assert [raw.id for raw in load_path(tmp_path, recursive=True)] == ["deep", "top"]

@@ -93,7 +93,8 @@ def test_documents_lists_the_seeds(client: TestClient) -> None:
     assert [d["id"] for d in documents] == SEED_IDS
     for document in documents:
         assert document["title"] and document["passages"] > 0
-        assert set(document) == {"id", "title", "author", "passages"}
+        assert set(document) == {"id", "title", "author", "published", "url", "passages"}
+        assert document["published"] is None  # the seeds are undated text files
 
 
 def test_document_has_its_cleaned_text(client: TestClient) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import shutil
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -69,3 +70,70 @@ def test_usage_errors_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
         main([])
     assert exited.value.code == 2
     assert "COMMAND" in capsys.readouterr().err
+
+
+PAGES = Path(__file__).resolve().parents[1] / "index" / "pages"
+
+
+def test_extract_prints_documents_as_the_indexer_stores_them(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    folder = tmp_path / "pages"
+    folder.mkdir()
+    shutil.copyfile(PAGES / "harbour-wall.html", folder / "harbour-wall.html")
+    shutil.copyfile(SEEDS / "000_4363cc3bb3304894.txt", folder / "000_4363cc3bb3304894.txt")
+    assert main(["extract", str(folder)]) == 0
+    seed, wall = json.loads(capsys.readouterr().out)  # in name order
+    assert list(wall) == ["id", "title", "author", "published", "url", "source", "text"]
+    assert (wall["id"], wall["author"], wall["published"], wall["source"]) == (
+        "harbour-wall",
+        "Jane Roe",
+        "2024-03-05",
+        "Harbour Times",
+    )
+    assert wall["text"].startswith("The city council voted 7-2 on Tuesday")
+    assert seed["id"] == "000_4363cc3bb3304894" and seed["published"] is None
+
+    from index.loaders import load_documents
+
+    stored = {d.id: d for d in load_documents(folder)}  # exactly what `verity index` stores
+    assert wall["text"] == stored["harbour-wall"].text and wall["title"] == stored["harbour-wall"].title
+
+
+def test_extract_jsonl_reports_a_failing_file_and_prints_the_rest(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    shutil.copyfile(PAGES / "login.html", tmp_path / "login.html")
+    shutil.copyfile(PAGES / "ferry-strike.html", tmp_path / "ferry.html")
+    assert main(["extract", "--jsonl", str(tmp_path / "login.html"), str(tmp_path / "ferry.html")]) == 1
+    captured = capsys.readouterr()
+    (line,) = captured.out.splitlines()
+    assert json.loads(line)["id"] == "ferry"
+    assert "login.html: document 'login' has no article text left after cleaning [no_text]" in captured.err
+
+
+def test_extract_without_input_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["extract"]) == 2
+    assert "give a PATH, a URL or --urls FILE" in capsys.readouterr().err
+
+
+def test_index_urls_reports_failures_keeps_their_stored_version_and_reruns_unchanged(
+    corpus: Path, tmp_path: Path, site: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    site.page("/news/sea-wall.html", "harbour-wall.html")
+    site.page("/news/ferry-strike.html", "ferry-strike.html")
+    urls = tmp_path / "urls.txt"
+    urls.write_text(
+        f"{site.url('/news/sea-wall.html')}\n{site.url('/news/ferry-strike.html')}\n{site.url('/gone')}\n"
+    )
+    assert main(["index", "--urls", str(urls)]) == 1  # one URL failed: reported, the rest indexed
+    captured = capsys.readouterr()
+    assert "2 documents (2 written, 0 unchanged, 0 removed)" in captured.out and "1 failed" in captured.out
+    assert f"{site.url('/gone')}: HTTP 404 [not_found]" in captured.err
+
+    del site.routes["/news/ferry-strike.html"]  # now that one fails too: its stored version stays
+    assert main(["index", "--urls", str(urls)]) == 1
+    captured = capsys.readouterr()
+    assert "1 documents (0 written, 1 unchanged, 0 removed)" in captured.out and "2 failed" in captured.out
+    assert main(["extract", "--jsonl", "--urls", str(urls)]) == 1
+    assert len(capsys.readouterr().out.splitlines()) == 1
