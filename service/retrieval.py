@@ -51,9 +51,8 @@ class Corpus:
         self.store = store
         self.published: dict[str, date] = {}  # document id -> its publication date, where known
         for passage in passages.values():
-            if passage.published and passage.document_id not in self.published:
-                if (day := parse_date(passage.published)) is not None:
-                    self.published[passage.document_id] = day
+            if passage.document_id not in self.published and (day := parse_date(passage.published)):
+                self.published[passage.document_id] = day
         self.by_position = {(p.document_id, p.position): pid for pid, p in passages.items()}
         df: Counter[str] = Counter()
         self.sentences = 0
