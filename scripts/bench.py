@@ -472,6 +472,7 @@ def main() -> None:
     results: dict[str, Any] = {
         "command": " ".join(["scripts/bench.py", *sys.argv[1:]]),
         "parts": parts,
+        "revision": revision(),
         "machine_start": bench_report.machine(),
     }
     with tempfile.TemporaryDirectory(prefix="verity-bench-") as tmp:
@@ -519,6 +520,20 @@ def news(work: Path, args: argparse.Namespace) -> dict[str, Any]:
         c8_rounds=args.news_c8_rounds,
         encode_sample=args.news_encode_sample,
     )
+
+
+def revision() -> str | None:
+    """The commit measured, with a note when tracked files differ from it."""
+    try:
+        head = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True, check=True
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"], cwd=ROOT, capture_output=True, text=True
+        ).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return None
+    return f"{head} (with uncommitted changes)" if dirty else head
 
 
 def whole(results: dict[str, Any]) -> bool:

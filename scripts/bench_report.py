@@ -184,6 +184,7 @@ def render(r: dict[str, Any]) -> str:
         "Absolute times drift between runs and with whatever else the machine is doing (see the load "
         "average); the ratios are the point, and each is taken from measurements interleaved in the same "
         "run. Raw results: `test-output/bench.json`."
+        + (f" Code measured: commit `{r['revision']}`." if r.get("revision") else "")
         + (
             f" This run measured only {', '.join(parts)} (`--parts`); {', '.join(left)} "
             f"{'was' if len(left) == 1 else 'were'} not run, so {'its' if len(left) == 1 else 'their'} "
