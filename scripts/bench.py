@@ -440,7 +440,7 @@ def main() -> None:
     parser.add_argument(
         "--news-encode-sample",
         type=int,
-        default=0,
+        default=6000,
         help="sentences raw-encoded beside news indexing, a fixed random sample (0: all of them)",
     )
     parser.add_argument(

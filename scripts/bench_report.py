@@ -468,7 +468,7 @@ def _news(n: dict[str, Any]) -> list[str]:
 
 def _close_news(r: dict[str, Any], missed: list[str]) -> list[str]:
     n = r["news"]
-    out = ["### News corpus\n"]
+    out = ["### News corpus"]
     if any("floor" in m for m in missed):
         c1 = n["c1"]["all"]
         out.append(
