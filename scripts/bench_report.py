@@ -57,6 +57,10 @@ def _ms(x: float) -> str:
     return f"{x:,.1f}"
 
 
+def _count(n: int, what: str) -> str:
+    return f"{n:,} {what}{'' if n == 1 else 's'}"
+
+
 def _yes(ok: bool | None) -> str:
     return "not measured" if ok is None else ("**met**" if ok else "**missed**")
 
@@ -101,7 +105,7 @@ def _news_targets(n: dict[str, Any]) -> list[tuple[str, str, bool | None]]:
         ),
         (
             "news: ≥ 50 requests/s at concurrency 8, never-seen questions, no errors",
-            f"{n['c8_rate']:.1f} requests/s, {len(n['c8_errors'])} errors "
+            f"{n['c8_rate']:.1f} requests/s, {_count(len(n['c8_errors']), 'error')} "
             f"({len(n['c1_errors'])} at concurrency 1)",
             n["c8_rate"] >= 50 and errors == 0,
         ),
@@ -122,12 +126,12 @@ def _seeds_targets(h: dict[str, Any]) -> list[tuple[str, str, bool | None]]:
     ratio = h["http"]["p50"] / h["floor"]["p50"]
     return [
         (
-            "`/v1/ask` p50 ≤ 3× the floor, concurrency 1",
+            "seeds: `/v1/ask` p50 ≤ 3× the floor, concurrency 1",
             f"{ratio:.1f}× ({_ms(h['http']['p50'])} ms vs {_ms(h['floor']['p50'])} ms)",
             ratio <= 3,
         ),
         (
-            "≥ 50 answered requests/s, concurrency 8",
+            "seeds: ≥ 50 answered requests/s, concurrency 8",
             f"{h['c8_rate']:.1f} requests/s ({h['c8_answered_rate']:.1f}/s with status `answered`)",
             h["c8_rate"] >= 50,
         ),
@@ -416,7 +420,7 @@ def _news(n: dict[str, Any]) -> list[str]:
         "The ratios divide by the floor's p50 (its p95 is in its row). "
         f"Throughput at concurrency 8: **{n['c8_rate']:.1f} requests/s** ({n['c8_requests']:,} requests in "
         f"{n['c8_wall']:.1f} s; {', '.join(f'{c} {s}' for s, c in n['c8_statuses'].items())}; "
-        f"**{len(n['c8_errors'])} errors**"
+        f"**{_count(len(n['c8_errors']), 'error')}**"
         + (f": {', '.join(sorted(set(n['c8_errors']))[:5])}" if n["c8_errors"] else "")
         + f"). The server used {n['c8_server_cpu_ms']:.1f} ms of CPU per request (all its threads; the "
         "8 client threads run in the bench process on the same cores). "
