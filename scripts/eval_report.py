@@ -1,22 +1,28 @@
-"""Write docs/EVALUATION.md: the eval tables (shared dev set and the project's own set) and the
-answerer's calibration curve, all measured in one run through the same pipeline as the API.
+"""Write docs/EVALUATION.md: the seeds' eval tables (in-process), the learned reader's training figures,
+the real-news dev figures (`../shared/eval/score.py --as-of` against `verity serve` on an index of
+`../shared/news/dev/corpus`, overall and support ≥ 0.5) and the HTML extraction figures.
 
     .venv/bin/python scripts/eval_report.py        (or: make eval)
     .venv/bin/python scripts/eval_report.py --html-only    (only the HTML extraction section, no model)
 
-The HTML extraction section needs `../shared/news/html/` and says it was skipped without it.
+The news and HTML sections need `../shared/news/` and say they were skipped without it.
 """
 
 from __future__ import annotations
 
+import contextlib
+import json
 import os
 import platform
+import socket
+import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 
-from calibrate import answerable_and_not, curve
 from html_eval import DEFAULT_DIR as HTML_PAGES
 from html_eval import evaluate as evaluate_html
 
@@ -24,10 +30,13 @@ from index.loaders import load_documents
 from service import evaluation
 from service.config import Settings
 from service.pipeline import Verity
+from service.reader import ReaderModel
 
 SETS = {"shared dev set (`seeds/eval-dev.jsonl`)": Path("seeds/eval-dev.jsonl"),
         "project eval set (`seeds/eval.jsonl`)": Path("seeds/eval.jsonl")}  # fmt: skip
 OUT = Path("docs/EVALUATION.md")
+NEWS = Path("../shared/news/dev")
+SCORE = Path("../shared/eval/score.py")
 
 
 def main() -> None:
@@ -58,31 +67,93 @@ def main() -> None:
         for name in names:
             wrong = [r for r in summaries[name].rows if not r["ok"]]
             lines.append(f"- {name}: " + (", ".join(f"`{r['id']}` ({r['got']})" for r in wrong) or "none"))
-        items = answerable_and_not(list(SETS.values()))
-        lines += [
-            "",
-            "## Calibration: refusing against answering",
-            "",
-            f"The answerer's two thresholds over a grid, on the {len(items)} answerable and unanswerable "
-            "questions of both sets (no follow-ups). The defaults (`service/config.py`: min_sentence_score "
-            f"{verity.settings.answer.min_sentence_score}, min_term_coverage "
-            f"{verity.settings.answer.min_term_coverage}) keep false refusals low while refusing most "
-            "unanswerable questions; most refusals come from the answer-type and absent-noun checks, which "
-            "the thresholds do not move.",
-            "",
-            "| min_sentence_score | min_term_coverage | answer_accuracy | false_refusal "
-            "| unanswerable_refused |",
-            "|---|---|---|---|---|",
-        ]
-        for row in curve(verity, items):
-            lines.append(
-                f"| {row['min_score']:.2f} | {row['min_coverage']:.2f} | {row['answer_accuracy']:.3f} | "
-                f"{row['false_refusal']:.3f} | {row['unanswerable_refused']:.3f} |"
-            )
+    lines += reader_section()
+    lines += news_section()
     lines += html_section()
     OUT.parent.mkdir(exist_ok=True)
     OUT.write_text("\n".join(lines) + "\n")
     print(f"wrote {OUT}")
+
+
+def reader_section() -> list[str]:
+    """The learned reader's own figures, from the card `make train` wrote into the artifact."""
+    model = ReaderModel.load(Settings().reader_model)
+    card = model.card
+    lines = ["", "## The learned reader", "", f"`models/reader.json` (`make train`, {card.get('seconds')} s): "
+             f"refusal threshold {model.threshold}, short-answer threshold {model.span_threshold}; "
+             f"{card.get('questions')} training questions of `../shared/news/train`; held out for these "
+             f"figures: the months {', '.join(card.get('held_out_months', []))}. Card: `models/README.md`.",
+             "", "| figure | held-out months | fitted months |", "|---|---|---|"]  # fmt: skip
+    for key, value in card.get("figures", {}).get("held_out", {}).items():
+        lines.append(f"| {key} | {value} | {card['figures']['fitted_on'][key]} |")
+    return lines
+
+
+def news_section() -> list[str]:
+    """../shared/news/dev scored over HTTP by ../shared/eval/score.py --as-of, overall and support >= 0.5."""
+    lines = ["", "## Real news: ../shared/news/dev", ""]
+    if not (NEWS / "corpus").is_dir() or not SCORE.is_file():
+        return lines + ["Skipped: `../shared/news/dev` or `../shared/eval/score.py` is not there."]
+    data = Path("test-output/news-dev-eval")  # kept: a rerun indexes only what changed
+    Verity(Settings(data_dir=data)).index(load_documents(NEWS / "corpus"), prune=True, progress=False)
+    strong = Path("test-output/news-dev-answerable-support.jsonl")
+    rows = [json.loads(line) for line in (NEWS / "answerable.jsonl").open()]
+    strong.write_text("".join(json.dumps(r) + "\n" for r in rows if r.get("support", 0) >= 0.5))
+    sets = {"answerable": NEWS / "answerable.jsonl", "answerable, support ≥ 0.5": strong,
+            "unanswerable": NEWS / "unanswerable.jsonl"}  # fmt: skip
+    with _server(data) as url:
+        results = {name: _score(url, path) for name, path in sets.items()}
+    keys = [k for k in next(iter(results.values())) if any(r.get(k) is not None for r in results.values())]
+    lines += [
+        f"{len(rows)} answerable and {sum(1 for _ in (NEWS / 'unanswerable.jsonl').open())} unanswerable "
+        "questions over the 583 scraped articles of `dev/corpus`, each sent with its `as_of`, against "
+        "`verity serve` on an index of its own (`test-output/news-dev-eval`).",
+        "",
+        "| figure | " + " | ".join(results) + " |",
+        "|---|" + "---|" * len(results),
+    ]
+    for key in keys:
+        values = [results[n].get(key) for n in results]
+        lines.append(f"| {key} | " + " | ".join("-" if v is None else str(v) for v in values) + " |")
+    return lines
+
+
+@contextlib.contextmanager
+def _server(data: Path) -> Iterator[str]:
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    sock.close()
+    env = {**os.environ, "VERITY_DATA_DIR": str(data), "VERITY_RATE_LIMIT_PER_MINUTE": "0",
+           "VERITY_CORPUS_DIR": str(NEWS / "corpus")}  # fmt: skip
+    verity = Path(sys.executable).with_name("verity")
+    proc = subprocess.Popen([str(verity), "serve", "--port", str(port)], env=env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 300
+        while True:
+            try:
+                with urllib.request.urlopen(f"{url}/healthz", timeout=5) as r:
+                    if r.status == 200:
+                        break
+            except OSError:
+                pass
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError("the news server did not become healthy")
+            time.sleep(0.5)
+        yield url
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
+def _score(url: str, items: Path) -> dict[str, object]:
+    out = Path("test-output") / f"score-{items.stem}.json"
+    subprocess.run([sys.executable, str(SCORE), url, str(items), "--as-of", "--json", str(out)], check=True,
+                   stdout=subprocess.DEVNULL)  # fmt: skip
+    summary: dict[str, object] = json.loads(out.read_text())["summary"]
+    return summary
 
 
 def update_html_section() -> None:

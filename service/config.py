@@ -18,9 +18,14 @@ if TYPE_CHECKING:
 
 
 class RetrievalSettings(BaseModel):
-    dense_top_k: int = 16
-    lexical_top_k: int = 16
-    fused_top_k: int = 12
+    """How many passages each retriever returns and how many of the fused list the reader reads.
+
+    On real news the answer is often in the 13th–24th passage: reading 24 (of 32 + 32) finds the gold
+    answer's sentence for more questions, and the learned reader, not the rank, picks the sentence."""
+
+    dense_top_k: int = 32
+    lexical_top_k: int = 32
+    fused_top_k: int = 24
     rrf_k: int = 60
 
 

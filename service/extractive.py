@@ -300,13 +300,18 @@ class ExtractiveComposer:
         if on_topic < 1.0:  # the question names something the corpus never mentions
             return Composition([], "insufficient_evidence", best, candidates)
         threshold = self.reader.model.threshold
-        eligible = [c for c in ranked if c.typed and c.score >= threshold]
-        if self._describes(question):  # the reader has seen few such questions: relevance decides too
-            related = [
-                c for c in candidates
-                if c.typed and c.coverage >= s.min_term_coverage and c.relevance >= s.min_sentence_score
-            ]  # fmt: skip
-            eligible = sorted({id(c): c for c in eligible + related}.values(), key=lambda c: -c.relevance)
+        describes = self._describes(question)
+
+        def relevant(c: Candidate) -> bool:
+            return c.coverage >= s.min_term_coverage and c.relevance >= s.min_sentence_score
+
+        # the reader decides; a sentence relevant by the older rules needs only half its threshold, and for
+        # a question asking for a description (little training data) relevance alone will do
+        eligible = [
+            c for c in candidates
+            if c.typed and (c.score >= threshold or (relevant(c) and (describes or c.score >= threshold / 2)))
+        ]  # fmt: skip
+        eligible.sort(key=lambda c: c.score + c.relevance, reverse=True)
         if not eligible:
             return Composition([], "insufficient_evidence", best, candidates)
         top = eligible[0]
