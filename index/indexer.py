@@ -78,11 +78,12 @@ def index_documents(
         dupes = sorted({i for i in ids if ids.count(i) > 1})
         raise ValueError(f"duplicate document ids: {', '.join(dupes[:5])}")
     stored = store.document_digests()
+    outdated = store.outdated()  # written with another index schema: rewritten whatever their hash
     summary = IndexSummary(documents=len(docs))
     todo: list[Item] = []
     for doc in docs:
         digest = content_hash(doc)
-        if stored.get(doc.id) == digest:
+        if stored.get(doc.id) == digest and doc.id not in outdated:
             summary.unchanged += 1
         else:
             todo.append((doc, digest, split_passages(doc, sentences_per_passage)))

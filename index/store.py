@@ -187,14 +187,14 @@ class ChromaStore:
                 out[doc_id] = str(meta["digest"])
         return out
 
-    def outdated(self) -> int:
-        """How many stored documents were written by a version with another schema (rerun `verity index`)."""
-        return sum(
-            1
+    def outdated(self) -> set[str]:
+        """The stored documents written by a version with another schema (`verity index` rewrites them)."""
+        return {
+            doc_id
             for ids, metas, _ in self._pages(self.documents, include=["metadatas"])
-            for meta in metas
+            for doc_id, meta in zip(ids, metas, strict=True)
             if (meta or {}).get("schema") != SCHEMA
-        )
+        }
 
     def sentence_records(self, passages: dict[str, Passage]) -> dict[str, SentenceRecord]:
         """The stored embedding and analysis of every sentence of these passages, by sentence id."""

@@ -172,7 +172,7 @@ class Verity:
         Such an index still answers (what is not stored is computed and counted, see `QueryTimeWork`),
         but slowly; /healthz reports it until `verity index` rewrites it.
         """
-        self.outdated = self.store.outdated()
+        self.outdated = len(self.store.outdated())
         if self.outdated:
             log.warning(
                 "the index was written by an older version of Verity (%d documents): rerun `verity index`",
