@@ -11,8 +11,9 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Annotated, Any
 
 from fastapi import Depends, Request
+from fastapi.dependencies.models import Dependant
 
-from service.errors import NotReady
+from service.errors import BadRequest, NotReady
 
 if TYPE_CHECKING:
     # Importing the pipeline takes seconds (torch, llama-index, spaCy); the server must listen first,
@@ -46,6 +47,26 @@ def get_verity(request: Request) -> Verity:
     return state.verity
 
 
+def reject_undeclared_query(request: Request) -> None:
+    """A 422 for query parameters the route does not declare: a typo (`?qestion=`) is an error, not
+    silently ignored, and the OpenAPI document's parameters are all there is."""
+    route = request.scope.get("route")
+    dependant = getattr(route, "dependant", None)
+    declared = _query_names(dependant) if isinstance(dependant, Dependant) else set()
+    unknown = sorted(set(request.query_params) - declared)
+    if unknown:
+        names = ", ".join(repr(name) for name in unknown)
+        raise BadRequest(f"unknown query parameter{'s' if len(unknown) > 1 else ''}: {names}")
+
+
+def _query_names(dependant: Dependant) -> set[str]:
+    names = {param.alias for param in dependant.query_params}
+    for sub in dependant.dependencies:
+        names |= _query_names(sub)
+    return names
+
+
+StrictQuery = Depends(reject_undeclared_query)
 StateDep = Annotated[AppState, Depends(get_state)]
 if TYPE_CHECKING:
     VerityDep = Annotated[Verity, Depends(get_verity)]

@@ -35,6 +35,19 @@ MEDIA_TYPE = "text/event-stream"
 HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 
 
+def content(events: list[str] | None, data: str) -> dict[str, Any]:
+    """The OpenAPI `content` entry of a stream: the schema of one event, as clients parse it
+    (`event` is `message` for unnamed events); `data` says what each event's data holds."""
+    event = {"type": "string", "enum": events} if events else {"type": "string", "const": "message"}
+    schema = {
+        "type": "object",
+        "description": "One server-sent event",
+        "required": ["event", "data"],
+        "properties": {"event": event, "data": {"type": "string", "description": data}},
+    }
+    return {MEDIA_TYPE: {"schema": schema}}
+
+
 def encode(data: str, event: str | None = None) -> str:
     """One event: an optional `event:` line, one `data:` line per line of `data`, a blank line."""
     lines = [f"event: {event}"] if event else []
