@@ -19,7 +19,7 @@ from fastapi import FastAPI
 
 from index.loaders import load_documents
 from service.config import Settings
-from service.http.deps import AppState, StrictQuery
+from service.http.deps import AppState, StrictRequest
 from service.http.documents_api import router as documents_router
 from service.http.handlers import install_error_handlers
 from service.http.limits import install_limits
@@ -60,7 +60,7 @@ def create_app(settings: Settings | None = None, verity: Verity | None = None) -
     )
     app.state.settings = settings
     app.state.verity_state = state
-    api = [StrictQuery]  # the API's routes refuse query parameters they do not declare
+    api = [StrictRequest]  # the API's routes refuse query parameters and bodies they do not declare
     app.include_router(router, dependencies=api)
     app.include_router(openai_router, dependencies=api)
     app.include_router(web_router)

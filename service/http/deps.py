@@ -47,9 +47,10 @@ def get_verity(request: Request) -> Verity:
     return state.verity
 
 
-def reject_undeclared_query(request: Request) -> None:
-    """A 422 for query parameters the route does not declare: a typo (`?qestion=`) is an error, not
-    silently ignored, and the OpenAPI document's parameters are all there is."""
+def strict_request(request: Request) -> None:
+    """A 422 for what the route does not declare: query parameters (a typo such as `?qestion=` is an
+    error, not silently ignored) and a body sent to a route that takes none (GET, DELETE). So the
+    OpenAPI document's parameters and bodies are all a request may carry."""
     route = request.scope.get("route")
     dependant = getattr(route, "dependant", None)
     declared = _query_names(dependant) if isinstance(dependant, Dependant) else set()
@@ -57,6 +58,13 @@ def reject_undeclared_query(request: Request) -> None:
     if unknown:
         names = ", ".join(repr(name) for name in unknown)
         raise BadRequest(f"unknown query parameter{'s' if len(unknown) > 1 else ''}: {names}")
+    if getattr(route, "body_field", None) is None and _has_body(request):
+        raise BadRequest(f"{request.method} {request.url.path} takes no request body")
+
+
+def _has_body(request: Request) -> bool:
+    length = request.headers.get("content-length", "0").strip()
+    return "transfer-encoding" in request.headers or (length.isdigit() and int(length) > 0)
 
 
 def _query_names(dependant: Dependant) -> set[str]:
@@ -66,7 +74,7 @@ def _query_names(dependant: Dependant) -> set[str]:
     return names
 
 
-StrictQuery = Depends(reject_undeclared_query)
+StrictRequest = Depends(strict_request)
 StateDep = Annotated[AppState, Depends(get_state)]
 if TYPE_CHECKING:
     VerityDep = Annotated[Verity, Depends(get_verity)]

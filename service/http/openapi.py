@@ -136,7 +136,7 @@ def _invalid(route: Any) -> str:
     what = "a parameter or the body" if route.body_field is not None else "a parameter"
     return (
         f"Invalid request: {what} breaks the schema (`invalid_request`, `invalid_json`), "
-        "or an undeclared query parameter was sent"
+        "or an undeclared query parameter (or a body where none is taken) was sent"
     )
 
 
