@@ -10,8 +10,9 @@ declares security. The rate limit is off so generated requests reach the logic b
 
 The run is the schemathesis CLI, as a user would run it, with a fixed seed, deterministic generation
 and a bounded number of examples per operation; its JSON report is what is asserted: no failure, no
-error, every operation tested, every phase passed, and no warning but the one expected (see
-`schemathesis.toml`). The figures of each run land in `test-output/openapi-contract-<mode>.json`.
+error, every operation tested, every phase passed, and no warning but the one expected (see the
+repository's `schemathesis.toml`, which a plain `schemathesis run` in the repository reads too). The
+figures of each run land in `test-output/openapi-contract-<mode>.json`.
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ from service.pipeline import Verity
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]
-CONFIG = HERE / "schemathesis.toml"
+CONFIG = REPO / "schemathesis.toml"
 KEY = "contract-test-key"
 SEED = 20261201
 MAX_EXAMPLES = 40  # per operation and phase; about 700 cases and 20 s a mode on 2 cores
