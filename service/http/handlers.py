@@ -43,9 +43,15 @@ def install_error_handlers(app: FastAPI) -> None:
 def error_response(
     status: int, code: str, message: str, headers: Mapping[str, str] | None = None
 ) -> JSONResponse:
-    """The one error shape of the API: `{"error": {"code", "message"}}`."""
-    body = {"error": {"code": code, "message": message}}
-    return JSONResponse(body, status_code=status, headers=dict(headers) if headers else None)
+    """An error response in the one shape of the API."""
+    extra = dict(headers) if headers else None
+    return JSONResponse(envelope(code, message), status_code=status, headers=extra)
+
+
+def envelope(code: str, message: str) -> dict[str, dict[str, str]]:
+    """The one error shape of the API, `{"error": {"code", "message"}}` (`ErrorEnvelope` in the OpenAPI
+    document): responses, the body-size middleware and the `error` events of streams all send it."""
+    return {"error": {"code": code, "message": message}}
 
 
 async def _verity_error(request: Request, exc: VerityError) -> JSONResponse:

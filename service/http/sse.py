@@ -24,6 +24,7 @@ from fastapi.responses import StreamingResponse
 from starlette.concurrency import iterate_in_threadpool
 
 from service.errors import VerityError
+from service.http.handlers import envelope
 
 log = logging.getLogger("verity")
 
@@ -63,9 +64,9 @@ def encode_json(payload: Any, event: str | None = None) -> str:
 def error_payload(exc: Exception) -> ErrorPayload:
     """The API's error shape for an exception raised after the stream began."""
     if isinstance(exc, VerityError):
-        return {"error": {"code": exc.code, "message": exc.message}}
+        return envelope(exc.code, exc.message)
     log.error("unhandled error while streaming", exc_info=exc)
-    return {"error": {"code": "internal_error", "message": "an internal error occurred; it has been logged"}}
+    return envelope("internal_error", "an internal error occurred; it has been logged")
 
 
 def started(events: Iterator[T]) -> Iterator[T]:
