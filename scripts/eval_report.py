@@ -79,7 +79,8 @@ def reader_section() -> list[str]:
     """The learned reader's own figures, from the card `make train` wrote into the artifact."""
     model = ReaderModel.load(Settings().reader_model)
     card = model.card
-    lines = ["", "## The learned reader", "", f"`models/reader.json` (`make train`, {card.get('seconds')} s): "
+    lines = ["", "## The learned reader", "",
+             f"`models/reader.json` (`make train`, {card.get('seconds')} s): "
              f"refusal threshold {model.threshold}, short-answer threshold {model.span_threshold}; "
              f"{card.get('questions')} training questions of `../shared/news/train`; held out for these "
              f"figures: the months {', '.join(card.get('held_out_months', []))}. Card: `models/README.md`.",

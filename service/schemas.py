@@ -8,18 +8,25 @@ live in `service/http/schemas.py`.
 from __future__ import annotations
 
 from datetime import date
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from service import patterns
+
 MAX_QUESTION_CHARS = 2000
 
+# The OpenAPI schema states the rule of questions and claims (`patterns.QUESTION`); the validator checks
+# the same pattern and says which part of it failed.
+PLAIN_TEXT_SCHEMA: dict[str, Any] = {"minLength": 1, **patterns.schema(patterns.QUESTION)}
 
-def _plain_text(value: str, what: str) -> str:
-    if not value.strip():
+
+def plain_text(value: str, what: str) -> str:
+    """`value` stripped, or a ValueError saying which part of `patterns.QUESTION` it breaks."""
+    if not patterns.matches(patterns.QUESTION, value):
+        if patterns.has_control(value, allow="\t\n\r"):
+            raise ValueError(f"{what} must not contain control characters")
         raise ValueError(f"{what} must not be empty")
-    if any(ord(c) < 32 and c not in "\t\n\r" for c in value):
-        raise ValueError(f"{what} must not contain control characters")
     return value.strip()
 
 
@@ -31,7 +38,7 @@ class Turn(BaseModel):
 
 class AskRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    question: str = Field(max_length=MAX_QUESTION_CHARS)
+    question: str = Field(max_length=MAX_QUESTION_CHARS, json_schema_extra=PLAIN_TEXT_SCHEMA)
     history: list[Turn] = Field(default_factory=list, max_length=50)
     stream: bool = Field(default=False, strict=True)  # answer as server-sent events: `sentence`…, `done`
     as_of: date | None = Field(
@@ -44,17 +51,17 @@ class AskRequest(BaseModel):
     @field_validator("question")
     @classmethod
     def _not_blank(cls, value: str) -> str:
-        return _plain_text(value, "question")
+        return plain_text(value, "question")
 
 
 class VerifyRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    claim: str = Field(max_length=MAX_QUESTION_CHARS)
+    claim: str = Field(max_length=MAX_QUESTION_CHARS, json_schema_extra=PLAIN_TEXT_SCHEMA)
 
     @field_validator("claim")
     @classmethod
     def _not_blank(cls, value: str) -> str:
-        return _plain_text(value, "claim")
+        return plain_text(value, "claim")
 
 
 class Citation(BaseModel):

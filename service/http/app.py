@@ -19,12 +19,13 @@ from fastapi import FastAPI
 
 from index.loaders import load_documents
 from service.config import Settings
-from service.http.deps import AppState
+from service.http.deps import AppState, StrictRequest
 from service.http.documents_api import router as documents_router
 from service.http.handlers import install_error_handlers
 from service.http.limits import install_limits
 from service.http.observability import configure_logging, install_observability
 from service.http.openai_api import router as openai_router
+from service.http.openapi import install_openapi
 from service.http.routes import router
 from service.http.web import router as web_router
 from service.slack import http_enabled as slack_http_enabled
@@ -59,13 +60,15 @@ def create_app(settings: Settings | None = None, verity: Verity | None = None) -
     )
     app.state.settings = settings
     app.state.verity_state = state
-    app.include_router(router)
-    app.include_router(openai_router)
+    api = [StrictRequest]  # the API's routes refuse query parameters and bodies they do not declare
+    app.include_router(router, dependencies=api)
+    app.include_router(openai_router, dependencies=api)
     app.include_router(web_router)
-    app.include_router(documents_router)  # writes: POST /v1/documents, DELETE /v1/documents/{id}
+    app.include_router(documents_router, dependencies=api)  # writes: POST/DELETE /v1/documents
     install_error_handlers(app)
     install_limits(app, settings)  # body size limit, rate limiter
-    install_observability(app, state)  # request ids, JSON access log, GET /metrics (outermost middleware)
+    install_observability(app, state, dependencies=api)  # request ids, JSON logs, GET /metrics (outermost)
+    install_openapi(app, settings)  # /openapi.json as the routes and these settings really behave
     if slack_http_enabled(settings):  # POST /slack/events exists only when Slack is configured
         from service.slack.http import mount_slack
 

@@ -1,8 +1,9 @@
 """API keys: who may write to the corpus, and (when `auth_reads` is on) who may read it.
 
 Keys come from `VERITY_API_KEYS` (comma-separated) and are sent as `Authorization: Bearer <key>`.
-Writes are never open by default: with no key configured they are refused with a 403 that says how to
-enable them. No key (or another scheme) is a 401 with `WWW-Authenticate: Bearer`; a wrong key is a 403.
+Writes are never open by default: with no key configured they are refused, saying how to enable them.
+No key (or another scheme) is a 401 with `WWW-Authenticate: Bearer`; a wrong key — or any key while none
+is configured — is a 403.
 Keys are compared in constant time; the key itself never appears in logs or metrics (`client_id` hashes
 it), so rate limits can count per key without storing it.
 """
@@ -54,31 +55,30 @@ def key_fingerprint(key: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()[:12]
 
 
-def _check(settings: Settings, credentials: HTTPAuthorizationCredentials | None, what: str) -> None:
+def _check(settings: Settings, credentials: HTTPAuthorizationCredentials | None, what: str, off: str) -> None:
+    """401 without a Bearer key, 403 with a wrong one — or with any while no key is configured (`off`
+    says so; it is in the 401 too, so a client learns at once that no key can work)."""
     if credentials is None:
-        raise Unauthorized(f"{what} require an API key: send `Authorization: Bearer <key>`", _CHALLENGE)
+        hint = f" ({off})" if not settings.api_keys else ""
+        raise Unauthorized(f"{what} require an API key: send `Authorization: Bearer <key>`{hint}", _CHALLENGE)
+    if not settings.api_keys:
+        raise Forbidden(off)
     if not is_valid_key(settings, credentials.credentials):
         raise Forbidden("the API key is not valid")
 
 
 def require_writer(request: Request, credentials: Credentials) -> None:
-    """Dependency of the write routes: a valid key, always."""
-    settings = _settings(request)
-    if not settings.api_keys:
-        raise Forbidden(
-            "writes are disabled: no API keys are configured (set VERITY_API_KEYS to enable them)"
-        )
-    _check(settings, credentials, "writes")
+    """Dependency of the write routes: a valid key, always (no key configured: writes are off)."""
+    off = "writes are disabled: no API keys are configured (set VERITY_API_KEYS to enable them)"
+    _check(_settings(request), credentials, "writes", off)
 
 
 def require_reader(request: Request, credentials: Credentials) -> None:
     """Dependency of the read routes: nothing unless `auth_reads` is on, then a valid key."""
     settings = _settings(request)
-    if not settings.auth_reads:
-        return
-    if not settings.api_keys:
-        raise Forbidden("reads require an API key (VERITY_AUTH_READS) but VERITY_API_KEYS sets none")
-    _check(settings, credentials, "reads")
+    if settings.auth_reads:
+        off = "reads require an API key (VERITY_AUTH_READS) but VERITY_API_KEYS sets none"
+        _check(settings, credentials, "reads", off)
 
 
 WriterAuth = Depends(require_writer)

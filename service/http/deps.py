@@ -11,8 +11,9 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Annotated, Any
 
 from fastapi import Depends, Request
+from fastapi.dependencies.models import Dependant
 
-from service.errors import NotReady
+from service.errors import BadRequest, NotReady
 
 if TYPE_CHECKING:
     # Importing the pipeline takes seconds (torch, llama-index, spaCy); the server must listen first,
@@ -46,6 +47,34 @@ def get_verity(request: Request) -> Verity:
     return state.verity
 
 
+def strict_request(request: Request) -> None:
+    """A 422 for what the route does not declare: query parameters (a typo such as `?qestion=` is an
+    error, not silently ignored) and a body sent to a route that takes none (GET, DELETE). So the
+    OpenAPI document's parameters and bodies are all a request may carry."""
+    route = request.scope.get("route")
+    dependant = getattr(route, "dependant", None)
+    declared = _query_names(dependant) if isinstance(dependant, Dependant) else set()
+    unknown = sorted(set(request.query_params) - declared)
+    if unknown:
+        names = ", ".join(repr(name) for name in unknown)
+        raise BadRequest(f"unknown query parameter{'s' if len(unknown) > 1 else ''}: {names}")
+    if getattr(route, "body_field", None) is None and _has_body(request):
+        raise BadRequest(f"{request.method} {request.url.path} takes no request body")
+
+
+def _has_body(request: Request) -> bool:
+    length = request.headers.get("content-length", "0").strip()
+    return "transfer-encoding" in request.headers or (length.isdigit() and int(length) > 0)
+
+
+def _query_names(dependant: Dependant) -> set[str]:
+    names = {param.alias for param in dependant.query_params}
+    for sub in dependant.dependencies:
+        names |= _query_names(sub)
+    return names
+
+
+StrictRequest = Depends(strict_request)
 StateDep = Annotated[AppState, Depends(get_state)]
 if TYPE_CHECKING:
     VerityDep = Annotated[Verity, Depends(get_verity)]

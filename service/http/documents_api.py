@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import logging
 import threading
-import unicodedata
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from fastapi import APIRouter, Response
@@ -41,11 +40,12 @@ from index.clean import clean_document
 from index.documents import Document, RawDocument
 from index.split import split_passages
 from index.webpage import ExtractionError
+from service import patterns
 from service.errors import BadRequest, FetchFailed, NotFound, StoreUnavailable
 from service.http.auth import WriterAuth
 from service.http.deps import VerityDep
 from service.http.ingest import fetch_documents
-from service.http.schemas import ErrorBody
+from service.http.schemas import ErrorBody, ErrorEnvelope
 
 if TYPE_CHECKING:
     from service.pipeline import Verity
@@ -56,64 +56,75 @@ MAX_ID_CHARS = 200
 MAX_DOCUMENTS = 100
 _write_lock = threading.Lock()
 
-_ERRORS: dict[int | str, dict[str, object]] = {
-    401: {"model": ErrorBody, "description": "No API key"},
-    403: {"model": ErrorBody, "description": "A wrong API key, or writes are disabled (no keys configured)"},
-    413: {"model": ErrorBody, "description": "The request body is too large"},
-    422: {"model": ErrorBody, "description": "Invalid request"},
-    503: {"model": ErrorBody, "description": "Not ready, or the store is unavailable"},
-}
 
-
-def _no_control(value: str, what: str, allow: str = "") -> str:
-    if any(unicodedata.category(c) == "Cc" and c not in allow for c in value):
+def _checked(value: str, pattern: str, what: str, text: bool = False) -> str:
+    """`value` if it follows `pattern` (what the schema says), else a message naming the rule it breaks."""
+    if patterns.matches(pattern, value):
+        return value
+    if patterns.has_control(value, allow="\t\n\r" if text else ""):
         raise ValueError(f"{what} must not contain control characters")
-    return value
+    if not value.strip():
+        raise ValueError(f"{what} must not be empty")
+    if value != value.strip():
+        raise ValueError(f"{what} must not start or end with whitespace")
+    if "/" in value or "\\" in value:
+        raise ValueError(f"{what} must not contain a slash")
+    raise ValueError(f"{what} must not be '.' or '..'")
+
+
+_ONE_LINE = patterns.schema(patterns.ONE_LINE)
 
 
 def _check_id(value: str) -> str:
-    if not value.strip():
-        raise ValueError("id must not be empty")
-    if value != value.strip():
-        raise ValueError("id must not start or end with whitespace")
-    if "/" in value or "\\" in value:
-        raise ValueError("id must not contain a slash")
-    if value in (".", ".."):
-        raise ValueError("id must not be '.' or '..'")
-    return _no_control(value, "id")
+    return _checked(value, patterns.DOCUMENT_ID, "id")
 
 
 class DocumentIn(BaseModel):
     """One article: plain text, cleaned like the corpus files (site chrome, captions, promos dropped)."""
 
     model_config = ConfigDict(extra="forbid")
-    id: str = Field(min_length=1, max_length=MAX_ID_CHARS, examples=["2024-06-01-budget-vote"])
-    title: str = Field(min_length=1, max_length=1000)
-    text: str = Field(min_length=1, max_length=2_000_000)
-    url: str | None = Field(default=None, max_length=2000)
-    published: str | None = Field(default=None, max_length=100, examples=["2024-06-01"])
-    source: str | None = Field(default=None, max_length=300)
-    author: str | None = Field(default=None, max_length=300)
+    id: str = Field(
+        min_length=1,
+        max_length=MAX_ID_CHARS,
+        examples=["2024-06-01-lantern-festival"],
+        json_schema_extra=patterns.schema(patterns.DOCUMENT_ID),
+    )
+    title: str = Field(
+        min_length=1,
+        max_length=1000,
+        examples=["Lantern festival draws crowds"],
+        json_schema_extra=patterns.schema(patterns.TITLE),
+    )
+    text: str = Field(
+        min_length=1,
+        max_length=2_000_000,
+        examples=["The Kettering Lantern Festival drew 4,200 visitors on Saturday, organisers said."],
+        json_schema_extra=patterns.schema(patterns.TEXT),
+    )
+    url: str | None = Field(default=None, max_length=2000, json_schema_extra=_ONE_LINE)
+    published: str | None = Field(
+        default=None, max_length=100, examples=["2024-06-01"], json_schema_extra=_ONE_LINE
+    )
+    source: str | None = Field(default=None, max_length=300, json_schema_extra=_ONE_LINE)
+    author: str | None = Field(default=None, max_length=300, json_schema_extra=_ONE_LINE)
 
     @field_validator("id")
     @classmethod
     def _valid_id(cls, value: str) -> str:
-        return _check_id(value)
+        return _checked(value, patterns.DOCUMENT_ID, "id")
 
     @field_validator("title", "text")
     @classmethod
     def _not_blank(cls, value: str, info: ValidationInfo) -> str:
         what = str(info.field_name)
-        if not value.strip():
-            raise ValueError(f"{what} must not be empty")
-        return _no_control(value, what, allow="\t\n\r" if what == "text" else "")
+        return _checked(value, patterns.TEXT if what == "text" else patterns.TITLE, what, text=what == "text")
 
     @field_validator("url", "published", "source", "author")
     @classmethod
     def _single_line(cls, value: str | None, info: ValidationInfo) -> str | None:
         if value is None:
             return None
-        return _no_control(value, str(info.field_name)).strip() or None
+        return _checked(value, patterns.ONE_LINE, str(info.field_name)).strip() or None
 
 
 class _WebItem(BaseModel):
@@ -130,7 +141,7 @@ class _WebItem(BaseModel):
     def _single_line(cls, value: str | None, info: ValidationInfo) -> str | None:
         if value is None:
             return None
-        return _no_control(value, str(info.field_name)).strip() or None
+        return _checked(value, patterns.ONE_LINE, str(info.field_name)).strip() or None
 
 
 class HtmlDocumentIn(_WebItem):
@@ -227,7 +238,19 @@ class DocumentsWritten(BaseModel):
 router = APIRouter(tags=["corpus"])
 
 
-@router.post("/v1/documents", response_model=DocumentsWritten, responses=_ERRORS, dependencies=[WriterAuth])
+_UNPROCESSABLE = (
+    "Invalid request (`invalid_request`, `invalid_json`): a field breaks the schema, or what a schema "
+    "cannot say — an article whose text keeps no sentence (or whose title is empty) after cleaning, an "
+    "id sent twice in one request"
+)
+
+
+@router.post(
+    "/v1/documents",
+    response_model=DocumentsWritten,
+    responses={422: {"model": ErrorEnvelope, "description": _UNPROCESSABLE}},
+    dependencies=[WriterAuth],
+)
 def add_documents(request: DocumentsIn, verity: VerityDep) -> DocumentsWritten:
     """Add or replace articles (an API key is required). Unchanged articles are not written again; URLs
     that fail are reported per item."""
@@ -294,7 +317,7 @@ def add_documents(request: DocumentsIn, verity: VerityDep) -> DocumentsWritten:
     "/v1/documents/{document_id}",
     status_code=204,
     response_class=Response,
-    responses={404: {"model": ErrorBody, "description": "No such document"}, **_ERRORS},
+    responses={404: {"model": ErrorEnvelope, "description": "No such document (`not_found`)"}},
     dependencies=[WriterAuth],
 )
 def delete_document(document_id: str, verity: VerityDep) -> Response:

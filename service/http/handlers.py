@@ -8,13 +8,16 @@ Slack mount and the middlewares never build an error body of their own.
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+import fastapi.routing
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import BaseRoute, Match
 
 from service.errors import VerityError
 
@@ -40,9 +43,15 @@ def install_error_handlers(app: FastAPI) -> None:
 def error_response(
     status: int, code: str, message: str, headers: Mapping[str, str] | None = None
 ) -> JSONResponse:
-    """The one error shape of the API: `{"error": {"code", "message"}}`."""
-    body = {"error": {"code": code, "message": message}}
-    return JSONResponse(body, status_code=status, headers=dict(headers) if headers else None)
+    """An error response in the one shape of the API."""
+    extra = dict(headers) if headers else None
+    return JSONResponse(envelope(code, message), status_code=status, headers=extra)
+
+
+def envelope(code: str, message: str) -> dict[str, dict[str, str]]:
+    """The one error shape of the API, `{"error": {"code", "message"}}` (`ErrorEnvelope` in the OpenAPI
+    document): responses, the body-size middleware and the `error` events of streams all send it."""
+    return {"error": {"code": code, "message": message}}
 
 
 async def _verity_error(request: Request, exc: VerityError) -> JSONResponse:
@@ -57,7 +66,24 @@ async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResp
     if isinstance(cause, RecursionError):
         return error_response(422, "invalid_json", "request body is not valid JSON: it is nested too deeply")
     code = _HTTP_CODES.get(exc.status_code, "http_error")
-    return error_response(exc.status_code, code, str(exc.detail), headers=exc.headers)
+    headers = exc.headers
+    if exc.status_code == 405:
+        headers = {**(headers or {}), "Allow": ", ".join(allowed_methods(request))}
+        message = f"{request.method} is not allowed here; allowed: {headers['Allow']}"
+        return error_response(405, code, message, headers=headers)
+    return error_response(exc.status_code, code, str(exc.detail), headers=headers)
+
+
+def allowed_methods(request: Request) -> list[str]:
+    """Every method some route serves at the request's path (Starlette's 405 names only the first
+    route's, though `/v1/documents` has a GET and a POST route)."""
+    unfold = getattr(fastapi.routing, "iter_route_contexts", None)
+    methods: set[str] = set()
+    for route in unfold(request.app.routes) if unfold else request.app.routes:
+        original = getattr(route, "original_route", route)
+        if isinstance(original, BaseRoute) and original.matches(request.scope)[0] != Match.NONE:
+            methods |= set(getattr(original, "methods", None) or ())
+    return sorted(methods)
 
 
 async def _validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -87,10 +113,17 @@ def _body_not_json(request: Request, errors: Sequence[Any]) -> bool:
     )
 
 
+# What pydantic adds to an error's location inside a union (`constrained-str`, `list[ChatTextPart]`, our
+# own `user-message` tags): not part of the request, so not shown.
+_UNION_MEMBER = re.compile(r"^(?:[a-z]+(?:-[a-z]+)+|\w+\[.*\])$")
+
+
 def _location(loc: Sequence[Any]) -> str:
     from service.http.documents_api import ITEM_TAGS  # at call time: that module imports this one's peers
 
-    parts = [str(p) for p in loc if p not in ITEM_TAGS]  # which kind of item: not part of the path
+    parts = [
+        str(p) for p in loc if p not in ITEM_TAGS and not (isinstance(p, str) and _UNION_MEMBER.match(p))
+    ]
     if parts and parts[0] in ("body", "query", "path", "header"):
         parts = parts[1:] or [parts[0]]
     return ".".join(parts) or "request"

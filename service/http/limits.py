@@ -26,6 +26,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from service.config import Settings
 from service.errors import RateLimited
 from service.http.auth import is_valid_key, key_fingerprint, presented_key
+from service.http.handlers import envelope
 
 _MAX_CLIENTS = 10_000  # buckets kept before idle (full) ones are dropped
 
@@ -164,7 +165,7 @@ def _content_length(scope: Scope) -> int | None:
 
 
 async def _send_error(send: Send, status: int, code: str, message: str) -> None:
-    body = json.dumps({"error": {"code": code, "message": message}}).encode()
+    body = json.dumps(envelope(code, message)).encode()
     headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
     if status == 413:
         headers.append((b"connection", b"close"))  # the unread body is not drained

@@ -19,12 +19,12 @@ import logging
 import re
 import time
 import uuid
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Annotated, Any
 
-from fastapi import APIRouter, Depends, FastAPI, Request, Response
+from fastapi import APIRouter, Depends, FastAPI, Request, Response, params
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
@@ -268,10 +268,12 @@ class RequestObservability:
                 request_id_var.reset(token)
 
 
-def install_observability(app: FastAPI, state: AppState) -> Metrics:
+def install_observability(
+    app: FastAPI, state: AppState, dependencies: Sequence[params.Depends] = ()
+) -> Metrics:
     """This app's metrics, `GET /metrics` and the request middleware (added last: it runs outermost)."""
     _stamp_request_ids()
     app.state.metrics = metrics_ = Metrics(state)
-    app.include_router(router)
+    app.include_router(router, dependencies=dependencies)
     app.add_middleware(RequestObservability, metrics=metrics_)
     return metrics_

@@ -30,7 +30,7 @@ from service.http.auth import ReaderAuth
 from service.http.deps import VerityDep
 from service.http.limits import RateLimit
 from service.http.observability import MetricsDep
-from service.http.schemas import ChatCompletionRequest, ChatMessage, ErrorBody
+from service.http.schemas import ChatCompletionRequest, ChatMessage, ErrorEnvelope
 from service.schemas import AskRequest, AskResponse, Turn, lead
 
 if TYPE_CHECKING:  # the pipeline module is heavy to import; only its types are needed here
@@ -42,15 +42,17 @@ _MAX_TURNS = 50  # AskRequest's limits on history: the most recent turns are kep
 _MAX_TURN_CHARS = 20_000
 _SOURCES = "\n\nSources:\n"
 
-_ERRORS: dict[int | str, dict[str, object]] = {
-    404: {"model": ErrorBody, "description": "No such model"},
-    422: {"model": ErrorBody, "description": "Invalid request"},
-    503: {"model": ErrorBody, "description": "Not ready, or the store is unavailable"},
+_NO_MODEL: dict[int | str, dict[str, object]] = {
+    404: {"model": ErrorEnvelope, "description": "No such model (`not_found`)"},
 }
 _STREAM = {
-    "description": 'The completion; with `"stream": true`, `chat.completion.chunk` server-sent events '
-    "ending with `data: [DONE]` (or with `data: {error: {code, message}}` if the answer fails mid-way).",
-    "content": {sse.MEDIA_TYPE: {"schema": {"type": "string"}}},
+    "description": 'The completion (a refusal too); with `"stream": true`, server-sent events instead.',
+    "content": sse.content(
+        None,
+        "a `chat.completion.chunk` as JSON (the role, one per verified sentence, the sources, the last with "
+        "`finish_reason: stop` and `verity`); `[DONE]` last; `{error: {code, message}}` if the answer "
+        "fails after the stream began",
+    ),
 }
 
 
@@ -103,7 +105,7 @@ def list_models() -> ModelList:
     return ModelList(data=[ModelCard()])
 
 
-@router.get("/v1/models/{model_id}", response_model=ModelCard, responses=_ERRORS, dependencies=[ReaderAuth])
+@router.get("/v1/models/{model_id}", response_model=ModelCard, responses=_NO_MODEL, dependencies=[ReaderAuth])
 def get_model(model_id: str) -> ModelCard:
     if model_id != MODEL:
         raise NotFound(f"no model {model_id!r}; this server has one model, {MODEL!r}")
@@ -113,7 +115,7 @@ def get_model(model_id: str) -> ModelCard:
 @router.post(
     "/v1/chat/completions",
     response_model=ChatCompletion,
-    responses={200: _STREAM, **_ERRORS},
+    responses={200: _STREAM},
     dependencies=[ReaderAuth, RateLimit],
 )
 def chat_completions(

@@ -18,7 +18,7 @@ from service.http.auth import ReaderAuth
 from service.http.deps import StateDep, VerityDep
 from service.http.limits import RateLimit
 from service.http.observability import MetricsDep
-from service.http.schemas import DocumentOut, DocumentSummary, ErrorBody, Health
+from service.http.schemas import DocumentOut, DocumentSummary, ErrorEnvelope, Health
 from service.schemas import AskRequest, AskResponse, VerifyRequest, VerifyResponse
 
 if TYPE_CHECKING:
@@ -26,17 +26,19 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("verity")
 
-_ERRORS: dict[int | str, dict[str, object]] = {
-    404: {"model": ErrorBody, "description": "No such document"},
-    422: {"model": ErrorBody, "description": "Invalid request"},
-    503: {"model": ErrorBody, "description": "Not ready, or the store is unavailable"},
+# Other errors (422, 401/403, 429, 503, …) are derived from each route's dependencies in `openapi.py`.
+_NO_DOCUMENT: dict[int | str, dict[str, object]] = {
+    404: {"model": ErrorEnvelope, "description": "No such document (`not_found`)"},
 }
 
 _ASK_STREAM = {
-    "description": 'The answer; with `"stream": true`, server-sent events instead: `sentence` '
-    "(`{index, text, citations}`) for each verified sentence, then `done` (the full response), or "
-    "`error` (`{error: {code, message}}`) if the answer fails after the stream began.",
-    "content": {sse.MEDIA_TYPE: {"schema": {"type": "string"}}},
+    "description": 'The answer (a refusal too); with `"stream": true`, server-sent events instead.',
+    "content": sse.content(
+        ["sentence", "done", "error"],
+        "JSON: `sentence` is `{index, text, citations}` for each verified sentence; `done` the full "
+        "response (as without `stream`); `error` `{error: {code, message}}` if the answer fails after the "
+        "stream began",
+    ),
 }
 
 router = APIRouter()
@@ -45,7 +47,7 @@ router = APIRouter()
 @router.post(
     "/v1/ask",
     response_model=AskResponse,
-    responses={200: _ASK_STREAM, **_ERRORS},
+    responses={200: _ASK_STREAM},
     tags=["answering"],
     dependencies=[ReaderAuth, RateLimit],
 )
@@ -67,7 +69,6 @@ def ask(request: AskRequest, verity: VerityDep, metrics: MetricsDep) -> AskRespo
 @router.post(
     "/v1/verify",
     response_model=VerifyResponse,
-    responses=_ERRORS,
     tags=["answering"],
     dependencies=[ReaderAuth, RateLimit],
 )
@@ -81,7 +82,6 @@ def verify(request: VerifyRequest, verity: VerityDep, metrics: MetricsDep) -> Ve
 @router.get(
     "/v1/documents",
     response_model=list[DocumentSummary],
-    responses=_ERRORS,
     tags=["corpus"],
     dependencies=[ReaderAuth],
 )
@@ -92,7 +92,7 @@ def list_documents(verity: VerityDep) -> list[DocumentSummary]:
 @router.get(
     "/v1/documents/{document_id}",
     response_model=DocumentOut,
-    responses=_ERRORS,
+    responses=_NO_DOCUMENT,
     tags=["corpus"],
     dependencies=[ReaderAuth],
 )

@@ -24,6 +24,7 @@ from fastapi.responses import StreamingResponse
 from starlette.concurrency import iterate_in_threadpool
 
 from service.errors import VerityError
+from service.http.handlers import envelope
 
 log = logging.getLogger("verity")
 
@@ -33,6 +34,19 @@ ErrorPayload = dict[str, dict[str, str]]
 MEDIA_TYPE = "text/event-stream"
 # no caching, and no buffering by reverse proxies (nginx honours X-Accel-Buffering)
 HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+
+
+def content(events: list[str] | None, data: str) -> dict[str, Any]:
+    """The OpenAPI `content` entry of a stream: the schema of one event, as clients parse it
+    (`event` is `message` for unnamed events); `data` says what each event's data holds."""
+    event = {"type": "string", "enum": events} if events else {"type": "string", "const": "message"}
+    schema = {
+        "type": "object",
+        "description": "One server-sent event",
+        "required": ["event", "data"],
+        "properties": {"event": event, "data": {"type": "string", "description": data}},
+    }
+    return {MEDIA_TYPE: {"schema": schema}}
 
 
 def encode(data: str, event: str | None = None) -> str:
@@ -50,9 +64,9 @@ def encode_json(payload: Any, event: str | None = None) -> str:
 def error_payload(exc: Exception) -> ErrorPayload:
     """The API's error shape for an exception raised after the stream began."""
     if isinstance(exc, VerityError):
-        return {"error": {"code": exc.code, "message": exc.message}}
+        return envelope(exc.code, exc.message)
     log.error("unhandled error while streaming", exc_info=exc)
-    return {"error": {"code": "internal_error", "message": "an internal error occurred; it has been logged"}}
+    return envelope("internal_error", "an internal error occurred; it has been logged")
 
 
 def started(events: Iterator[T]) -> Iterator[T]:

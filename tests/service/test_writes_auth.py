@@ -87,11 +87,12 @@ def _clean_store(verity: Verity) -> Iterator[None]:
 
 # -- auth -----------------------------------------------------------------------------------------------
 def test_writes_are_disabled_without_configured_keys(client: TestClient) -> None:
-    """The session app has no VERITY_API_KEYS: writes are refused, with or without a key, never open."""
-    for headers in ({}, AUTH):
-        message = assert_error(post(client, article("closed"), headers=headers), 403, "forbidden")
+    """The session app has no VERITY_API_KEYS: writes are refused, with or without a key, never open —
+    a 401 without one (authentication is required), a 403 with one (none can work); both say why."""
+    for headers, status, code in (({}, 401, "unauthorized"), (AUTH, 403, "forbidden")):
+        message = assert_error(post(client, article("closed"), headers=headers), status, code)
         assert "VERITY_API_KEYS" in message
-        assert_error(client.delete(f"/v1/documents/{PREFIX}closed", headers=headers), 403, "forbidden")
+        assert_error(client.delete(f"/v1/documents/{PREFIX}closed", headers=headers), status, code)
     assert_error(client.get(f"/v1/documents/{PREFIX}closed"), 404, "not_found")
 
 
