@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 from fastapi import Depends, Request
 
+from service.config import Settings
 from service.errors import NotReady
 
 if TYPE_CHECKING:
@@ -46,7 +47,14 @@ def get_verity(request: Request) -> Verity:
     return state.verity
 
 
+def get_settings(request: Request) -> Settings:
+    """The app's own settings (`create_app(settings)`), which may differ from the shared pipeline's."""
+    settings: Settings = request.app.state.settings
+    return settings
+
+
 StateDep = Annotated[AppState, Depends(get_state)]
+SettingsDep = Annotated[Settings, Depends(get_settings)]
 if TYPE_CHECKING:
     VerityDep = Annotated[Verity, Depends(get_verity)]
 else:  # FastAPI reads this at import time; the dependency, not the annotation, supplies the object

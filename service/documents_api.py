@@ -42,7 +42,7 @@ from index.documents import Document, RawDocument
 from index.split import split_passages
 from index.webpage import ExtractionError
 from service.auth import WriterAuth
-from service.deps import VerityDep
+from service.deps import SettingsDep, VerityDep
 from service.errors import BadRequest, FetchFailed, NotFound, StoreUnavailable
 from service.ingest import fetch_documents
 from service.schemas import ErrorBody
@@ -228,7 +228,7 @@ router = APIRouter(tags=["corpus"])
 
 
 @router.post("/v1/documents", response_model=DocumentsWritten, responses=_ERRORS, dependencies=[WriterAuth])
-def add_documents(request: DocumentsIn, verity: VerityDep) -> DocumentsWritten:
+def add_documents(request: DocumentsIn, verity: VerityDep, settings: SettingsDep) -> DocumentsWritten:
     """Add or replace articles (an API key is required). Unchanged articles are not written again; URLs
     that fail are reported per item."""
     from index.store import UNAVAILABLE, content_hash  # chromadb: imported once the pipeline is up
@@ -238,7 +238,7 @@ def add_documents(request: DocumentsIn, verity: VerityDep) -> DocumentsWritten:
     for i, item in enumerate(request.documents):
         if not isinstance(item, UrlDocumentIn):
             cleaned[i] = _clean(i, item)  # bad text or HTML: a 422 before anything is fetched or written
-    fetched, failures = fetch_documents(urls, verity.settings.fetch.options())
+    fetched, failures = fetch_documents(urls, settings.fetch.options(api=True))
     cleaned.update(fetched)
     documents = [cleaned[i] for i in sorted(cleaned)]
     sizes = {}

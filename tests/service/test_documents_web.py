@@ -26,7 +26,8 @@ PREFIX = "web-test-"
 def keyed(
     settings: Settings, verity: Verity, wait_healthy: Callable[[TestClient], Any]
 ) -> Iterator[TestClient]:
-    fetch = FetchSettings(timeout=1.0, retries=1, backoff=0.01, max_bytes=100_000)
+    # the pages are served on loopback, which API clients may not make the server fetch by default
+    fetch = FetchSettings(timeout=1.0, retries=1, backoff=0.01, max_bytes=100_000, api_public_only=False)
     test_settings = settings.model_copy(update={"api_keys": [SecretStr(KEY)], "fetch": fetch})
     with TestClient(create_app(test_settings, verity=verity)) as client:
         wait_healthy(client)
@@ -143,3 +144,17 @@ def test_bad_html_and_url_items_are_a_clear_422(
     assert response.json()["error"]["code"] == "invalid_request"
     assert text in response.json()["error"]["message"]
     assert verity.store.count() == count
+
+
+def test_by_default_api_urls_must_be_public(
+    settings: Settings, verity: Verity, news: Site, wait_healthy: Callable[[TestClient], Any]
+) -> None:
+    assert FetchSettings().api_public_only
+    locked = settings.model_copy(update={"api_keys": [SecretStr(KEY)]})
+    with TestClient(create_app(locked, verity=verity)) as client:
+        wait_healthy(client)
+        response = post(client, {"url": news.url("/news/sea-wall.html")})
+    assert response.status_code == 422, response.text
+    assert response.json()["error"]["code"] == "fetch_failed"
+    assert "127.0.0.1 is not a public address" in response.json()["error"]["message"]
+    assert news.requests == []
