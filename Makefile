@@ -13,7 +13,7 @@ export TOKENIZERS_PARALLELISM := false
 # pip keeps the built wheel in its cache, so only the first install on a machine pays the ~4 minutes.
 export CMAKE_ARGS := -DGGML_NATIVE=OFF
 
-.PHONY: install run index test lint browser bench eval clean
+.PHONY: install run index test lint browser bench eval train clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -52,6 +52,10 @@ browser:
 
 test: lint browser
 	$(BIN)/pytest
+
+# Fits the learned reader on ../shared/news/train only and writes models/reader.json (card: models/README.md).
+train: $(RUN_STAMP)
+	$(BIN)/python scripts/train_reader.py
 
 eval: $(RUN_STAMP)  # writes docs/EVALUATION.md
 	$(BIN)/python scripts/eval_report.py

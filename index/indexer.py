@@ -2,7 +2,10 @@
 
 Unchanged documents (same content hash) are skipped, so re-indexing writes nothing. Changed documents go
 through in groups of whole documents (about `_GROUP` passages, which bounds memory on large corpora): the
-model embeds a group's passages in one call, then a writer thread stores the group — a few large Chroma
+model embeds a group's sentences in one call (a passage's vector is the normalised mean of its
+sentences': one forward per sentence serves both the passage index and the answerer's sentence scoring),
+then a writer thread parses the group's sentences with spaCy (`nlp.pipe`, `index/analysis.py`) and stores
+the group — a few large Chroma
 writes in which every document atomically replaces its previous version (see
 `ChromaStore.put_documents`) — and looks its passages up for near-duplicates, while the model embeds the
 next group. The model is the cost. Against a Chroma server the writes are network waits and vanish behind
@@ -12,6 +15,7 @@ counts is that they are few and large (a write call costs ~20 ms whatever its si
 
 from __future__ import annotations
 
+import logging
 import queue
 import threading
 import time
@@ -21,12 +25,15 @@ from dataclasses import dataclass
 import numpy as np
 from tqdm import tqdm
 
+from index.analysis import Analyzer
+from index.dates import with_published
 from index.dedup import find_duplicates
 from index.documents import Document, Passage
 from index.embed import Embedder
 from index.split import split_passages
-from index.store import ChromaStore, content_hash
+from index.store import ChromaStore, Version, content_hash
 
+log = logging.getLogger("verity")
 _GROUP = 2048  # passages embedded (one model call) and written (one batch of writes) per round
 
 Item = tuple[Document, str, list[Passage]]  # a document to write, its content hash, its passages
@@ -54,6 +61,7 @@ def index_documents(
     documents: Iterable[Document],
     store: ChromaStore,
     embedder: Embedder,
+    analyzer: Analyzer,
     *,
     sentences_per_passage: int = 3,
     duplicate_threshold: float = 0.9,
@@ -64,7 +72,7 @@ def index_documents(
     """Index `documents`; with `prune`, also delete stored documents that are not among them nor in
     `keep` (the ids of inputs that failed this time: their stored version stays)."""
     started = time.perf_counter()
-    docs = list(documents)
+    docs = [with_published(d) for d in documents]
     ids = [d.id for d in docs]
     if len(set(ids)) != len(ids):
         dupes = sorted({i for i in ids if ids.count(i) > 1})
@@ -87,11 +95,11 @@ def index_documents(
 
     total = sum(len(p) for _, _, p in todo)
     bar = tqdm(total=total, unit="passage", desc="indexing", disable=not progress or total == 0)
-    writer = _Writer(store, duplicate_threshold, summary, bar, {doc.id for doc, _, _ in todo})
+    writer = _Writer(store, analyzer, duplicate_threshold, summary, bar, {doc.id for doc, _, _ in todo})
     try:
         for group in _groups(todo, _GROUP):
-            vectors = embedder.encode([p.text for _, _, passages in group for p in passages])
-            writer.submit(group, vectors)  # waits while the writer is one group behind
+            texts = [s.text for _, _, passages in group for p in passages for s in p.sentences]
+            writer.submit(group, embedder.encode(texts))  # waits while the writer is one group behind
         writer.finish()
     finally:
         writer.stop()
@@ -133,9 +141,16 @@ class _Writer:
     _DONE = None
 
     def __init__(
-        self, store: ChromaStore, threshold: float, summary: IndexSummary, bar: tqdm, pending: set[str]
+        self,
+        store: ChromaStore,
+        analyzer: Analyzer,
+        threshold: float,
+        summary: IndexSummary,
+        bar: tqdm,
+        pending: set[str],
     ) -> None:
         self.store = store
+        self.analyzer = analyzer
         self.threshold = threshold
         self.summary = summary
         self.bar = bar
@@ -184,12 +199,19 @@ class _Writer:
             except BaseException as exc:  # noqa: BLE001 - handed to the caller's thread
                 self.error = exc
 
-    def _write(self, group: list[Item], vectors: np.ndarray) -> None:
+    def _write(self, group: list[Item], sentence_vectors: np.ndarray) -> None:
+        texts = [s.text for _, _, passages in group for p in passages for s in p.sentences]
+        analyses = self.analyzer.analyse(texts)
         batch = []
         at = 0
         for doc, digest, passages in group:
-            batch.append((doc, digest, passages, vectors[at : at + len(passages)]))
-            at += len(passages)
+            n = sum(len(p.sentences) for p in passages)
+            mine = sentence_vectors[at : at + n]
+            batch.append(
+                Version(doc, digest, passages, _passage_vectors(passages, mine), mine, analyses[at : at + n])
+            )
+            at += n
+        vectors = np.concatenate([v.embeddings for v in batch])
         written = self.store.put_documents(batch)
         new_ids = [pid for doc_ids in written for pid in doc_ids]
         new_docs = [doc.id for (doc, _, _), doc_ids in zip(group, written, strict=True) for _ in doc_ids]
@@ -216,3 +238,20 @@ class _Writer:
         self.summary.passages += len(new_ids)
         self.summary.duplicates = len(self.found)
         self.bar.update(len(new_ids))
+        if self.bar.disable:  # no terminal for the bar: progress goes to the log instead
+            log.info(
+                "indexing: %d documents, %d passages written", self.summary.written, self.summary.passages
+            )
+
+
+def _passage_vectors(passages: list[Passage], sentence_vectors: np.ndarray) -> np.ndarray:
+    """Each passage's vector: the normalised mean of its sentences' vectors."""
+    dim = sentence_vectors.shape[1] if sentence_vectors.ndim == 2 else 384
+    out = np.zeros((len(passages), dim), dtype=np.float32)
+    at = 0
+    for i, passage in enumerate(passages):
+        n = len(passage.sentences)
+        mean = sentence_vectors[at : at + n].mean(axis=0)
+        out[i] = mean / (np.linalg.norm(mean) or 1.0)
+        at += n
+    return out

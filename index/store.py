@@ -1,9 +1,16 @@
-"""The Chroma store: passages (with embeddings) and the cleaned documents they index into.
+"""The Chroma store: passages and sentences (with embeddings and analyses) and the cleaned documents.
 
-Chroma is the single source of truth. Two collections: `<name>` holds one record per passage (text,
+Chroma is the single source of truth. Three collections: `<name>` holds one record per passage (text,
 embedding, metadata with the document id, title, sentence offsets and near-duplicates) and is what
-llama-index's ChromaVectorStore queries; `<name>_documents` holds each cleaned document (the text that
+llama-index's ChromaVectorStore queries; `<name>_sentences` holds one record per sentence of every passage
+(its text, its own embedding and its spaCy analysis, `index/analysis.py`), which the answerer and the
+verifier read instead of embedding and parsing corpus text while answering — a separate collection, not
+passage metadata, because the passage table is read whole at every rebuild of the lexical index and the
+sentence data (about 2 KB a sentence) is only wanted for the few passages a question retrieves;
+`<name>_documents` holds each cleaned document (the text that
 citation offsets index into) with its content hash, so the indexer can tell unchanged documents apart.
+Document records carry the schema version (`index/analysis.SCHEMA`) they were written with; the content
+hash includes it, so `verity index` rewrites an index written by an older version.
 Passage ids derive from the document id, its content hash and the passage position, so re-indexing an
 unchanged corpus writes nothing and a changed document gets fresh ids (written before the old ones are
 deleted, so a failure midway leaves the previous version answerable).
@@ -29,6 +36,7 @@ from chromadb.api import ClientAPI
 from chromadb.api.models.Collection import Collection
 from chromadb.config import Settings as ChromaSettings
 
+from index.analysis import SCHEMA
 from index.documents import Document, Passage, Sentence
 
 _PAGE = 5000
@@ -45,8 +53,9 @@ UNAVAILABLE: tuple[type[Exception], ...] = (httpx.TransportError, ConnectionErro
 
 
 def content_hash(document: Document) -> str:
-    """What makes a stored version stale: its title, author, text and (when it has one) its date."""
-    fields = [document.title, document.author, document.text]
+    """What makes a stored version stale: the index schema, its title, author, text and (when it has one)
+    its date."""
+    fields = [SCHEMA, document.title, document.author, document.text]
     fields += [document.published] if document.published else []  # undated documents keep their hash
     payload = json.dumps(fields, ensure_ascii=False)
     return hashlib.sha256(payload.encode()).hexdigest()[:16]
@@ -54,6 +63,33 @@ def content_hash(document: Document) -> str:
 
 def passage_id(document: Document, digest: str, position: int) -> str:
     return f"{document.id}:{digest}:{position:05d}"
+
+
+@dataclass(frozen=True)
+class Version:
+    """A document's new version as the indexer writes it: passages and sentences, embedded and analysed.
+
+    `sentence_vectors` and `analyses` hold one row per sentence, passage by passage in order.
+    """
+
+    document: Document
+    digest: str
+    passages: list[Passage]
+    embeddings: np.ndarray
+    sentence_vectors: np.ndarray
+    analyses: list[str]
+
+
+@dataclass(frozen=True)
+class SentenceRecord:
+    """What is stored about one corpus sentence: its embedding and its serialised parse."""
+
+    vector: np.ndarray
+    analysis: str
+
+
+def sentence_id(passage_id_: str, index: int) -> str:
+    return f"{passage_id_}:{index:02d}"
 
 
 @dataclass(frozen=True)
@@ -130,6 +166,9 @@ class ChromaStore:
         self.passages: Collection = client.get_or_create_collection(
             name, configuration={"hnsw": {"space": "cosine"}}
         )
+        self.sentences: Collection = client.get_or_create_collection(
+            f"{name}_sentences", configuration={"hnsw": {"space": "cosine"}}
+        )
         self.documents: Collection = client.get_or_create_collection(
             f"{name}_documents", configuration={"hnsw": {"space": "cosine"}}
         )
@@ -146,6 +185,30 @@ class ChromaStore:
         for ids, metas, _ in self._pages(self.documents, include=["metadatas"]):
             for doc_id, meta in zip(ids, metas, strict=True):
                 out[doc_id] = str(meta["digest"])
+        return out
+
+    def outdated(self) -> int:
+        """How many stored documents were written by a version with another schema (rerun `verity index`)."""
+        return sum(
+            1
+            for ids, metas, _ in self._pages(self.documents, include=["metadatas"])
+            for meta in metas
+            if (meta or {}).get("schema") != SCHEMA
+        )
+
+    def sentence_records(self, passages: dict[str, Passage]) -> dict[str, SentenceRecord]:
+        """The stored embedding and analysis of every sentence of these passages, by sentence id."""
+        ids = [sentence_id(pid, i) for pid, p in passages.items() for i in range(len(p.sentences))]
+        out: dict[str, SentenceRecord] = {}
+        for i in range(0, len(ids), _PAGE):
+            got = self.sentences.get(ids=ids[i : i + _PAGE], include=["embeddings", "metadatas"])
+            vectors = got["embeddings"]
+            if vectors is None:
+                continue
+            for sid, vector, meta in zip(got["ids"], vectors, got["metadatas"] or [], strict=True):
+                out[sid] = SentenceRecord(
+                    np.asarray(vector, dtype=np.float32), str((meta or {}).get("analysis") or "")
+                )
         return out
 
     def generation(self) -> str:
@@ -185,30 +248,30 @@ class ChromaStore:
         return {pid: np.asarray(e, dtype=np.float32) for pid, e in zip(got["ids"], embeddings, strict=True)}
 
     # -- writes --------------------------------------------------------------------------------------
-    def put_document(
-        self, document: Document, digest: str, passages: list[Passage], embeddings: np.ndarray
-    ) -> list[str]:
+    def put_document(self, version: Version) -> list[str]:
         """Write one document's new version atomically (see `put_documents`); its passage ids."""
-        return self.put_documents([(document, digest, passages, embeddings)])[0]
+        return self.put_documents([version])[0]
 
-    def put_documents(self, batch: list[tuple[Document, str, list[Passage], np.ndarray]]) -> list[list[str]]:
+    def put_documents(self, batch: list[Version]) -> list[list[str]]:
         """Write new versions of several documents, each atomically; the passage ids of each.
 
-        All passages first (a few large upserts), then the document records — the commit point of each
+        All passages and their sentences first (a few large upserts), then the document records — the
+        commit point of each
         document: readers ignore passages whose content hash is not their document record's (see
         `current_passage`) — then the previous versions' passages are dropped. A failure rolls back the
         new passages of every document whose record was not switched to the new version.
         """
         if not batch:
             return []
-        documents = [doc for doc, _, _, _ in batch]
-        ids = [[passage_id(doc, digest, p.position) for p in passages] for doc, digest, passages, _ in batch]
+        documents = [v.document for v in batch]
+        ids = [[passage_id(v.document, v.digest, p.position) for p in v.passages] for v in batch]
         old = self._passage_ids_of([doc.id for doc in documents])
         committed = 0  # batch[:committed] have their record switched to the new version
         try:
             flat_ids = [pid for doc_ids in ids for pid in doc_ids]
-            flat = [(p, digest) for _, digest, passages, _ in batch for p in passages]
-            flat_vectors = np.concatenate([e for _, _, _, e in batch])
+            flat = [(p, v.digest) for v in batch for p in v.passages]
+            flat_vectors = np.concatenate([v.embeddings for v in batch])
+            self._put_sentences(batch, ids)
             for i in range(0, len(flat_ids), _PAGE):
                 chunk = slice(i, i + _PAGE)
                 self.passages.upsert(
@@ -220,10 +283,10 @@ class ChromaStore:
             for i in range(0, len(batch), _RECORDS):
                 records = batch[i : i + _RECORDS]
                 self.documents.upsert(
-                    ids=[doc.id for doc, _, _, _ in records],
-                    documents=[doc.text for doc, _, _, _ in records],
-                    embeddings=np.stack([self._document_vector(e) for _, _, _, e in records]),
-                    metadatas=[self._document_meta(doc, dg, len(ps)) for doc, dg, ps, _ in records],
+                    ids=[v.document.id for v in records],
+                    documents=[v.document.text for v in records],
+                    embeddings=np.stack([self._document_vector(v.embeddings) for v in records]),
+                    metadatas=[self._document_meta(v.document, v.digest, len(v.passages)) for v in records],
                 )
                 committed = i + len(records)
         except BaseException:
@@ -238,6 +301,34 @@ class ChromaStore:
         self._drop_stale(old, batch, ids)
         self._touch()
         return ids
+
+    def _put_sentences(self, batch: list[Version], ids: list[list[str]]) -> None:
+        rows: list[tuple[str, str, dict[str, Any]]] = []
+        for v, doc_ids in zip(batch, ids, strict=True):
+            for passage, pid in zip(v.passages, doc_ids, strict=True):
+                for i, sentence in enumerate(passage.sentences):
+                    meta = {"document_id": v.document.id, "digest": v.digest, "passage_id": pid}
+                    rows.append((sentence_id(pid, i), sentence.text, meta))
+        analyses = [a for v in batch for a in v.analyses]
+        vectors = np.concatenate([v.sentence_vectors for v in batch])
+        assert len(rows) == len(analyses) == len(vectors), "one vector and one analysis per sentence"
+        for i in range(0, len(rows), _PAGE):
+            chunk = rows[i : i + _PAGE]
+            self.sentences.upsert(
+                ids=[sid for sid, _, _ in chunk],
+                documents=[text for _, text, _ in chunk],
+                embeddings=vectors[i : i + _PAGE],
+                metadatas=[
+                    {**meta, "analysis": a}
+                    for (_, _, meta), a in zip(chunk, analyses[i : i + _PAGE], strict=True)
+                ],
+            )
+
+    def _delete_sentences_of(self, passage_ids: list[str]) -> None:
+        for i in range(0, len(passage_ids), _PAGE):
+            chunk = passage_ids[i : i + _PAGE]
+            where: Any = {"passage_id": chunk[0]} if len(chunk) == 1 else {"passage_id": {"$in": chunk}}
+            self.sentences.delete(where=where)
 
     def add_duplicates(
         self, duplicates: dict[str, set[str]], complete: AbstractSet[str] = frozenset()
@@ -266,12 +357,13 @@ class ChromaStore:
     def delete_document(self, document_id: str) -> bool:
         existed = bool(self.documents.get(ids=[document_id], include=[])["ids"])
         self.passages.delete(where={"document_id": document_id})
+        self.sentences.delete(where={"document_id": document_id})
         self.documents.delete(ids=[document_id])
         self._touch()
         return existed
 
     def reset(self) -> None:
-        for name in (self.name, f"{self.name}_documents"):
+        for name in (self.name, f"{self.name}_sentences", f"{self.name}_documents"):
             with contextlib.suppress(Exception):  # absent collection
                 self.client.delete_collection(name)
         self.__init__(self.client, self.name)  # type: ignore[misc]
@@ -288,38 +380,40 @@ class ChromaStore:
 
     def _roll_back(
         self,
-        pending: list[tuple[Document, str, list[Passage], np.ndarray]],
+        pending: list[Version],
         ids: list[list[str]],
         keep: set[str],
     ) -> None:
         """Delete the passages just written for `pending` documents whose record was not switched to them."""
-        got = self.documents.get(ids=[doc.id for doc, _, _, _ in pending], include=["metadatas"])
+        got = self.documents.get(ids=[v.document.id for v in pending], include=["metadatas"])
         recorded = {
             doc_id: (meta or {}).get("digest")
             for doc_id, meta in zip(got["ids"], got["metadatas"] or [], strict=True)
         }
         orphans = [
             pid
-            for (doc, digest, _, _), doc_ids in zip(pending, ids, strict=True)
-            if recorded.get(doc.id) != digest
+            for v, doc_ids in zip(pending, ids, strict=True)
+            if recorded.get(v.document.id) != v.digest
             for pid in doc_ids
             if pid not in keep
         ]
         for i in range(0, len(orphans), _PAGE):
             self.passages.delete(ids=orphans[i : i + _PAGE])
+        self._delete_sentences_of(orphans)
 
     def _drop_stale(
         self,
         old: list[str],
-        batch: list[tuple[Document, str, list[Passage], np.ndarray]],
+        batch: list[Version],
         ids: list[list[str]],
     ) -> None:
         """Delete the previous versions' passages of documents whose record now names their new version."""
-        documents = {doc.id for doc, _, _, _ in batch}
+        documents = {v.document.id for v in batch}
         fresh = {pid for doc_ids in ids for pid in doc_ids}
         stale = [pid for pid in old if pid not in fresh and document_of(pid) in documents]
         for i in range(0, len(stale), _PAGE):
             self.passages.delete(ids=stale[i : i + _PAGE])
+        self._delete_sentences_of(stale)
 
     @staticmethod
     def _document_vector(embeddings: np.ndarray) -> np.ndarray:
@@ -361,7 +455,9 @@ class ChromaStore:
 
     @staticmethod
     def _document_meta(document: Document, digest: str, passages: int) -> dict[str, Any]:
-        meta: dict[str, Any] = {"title": document.title, "digest": digest, "passages": passages}
+        meta: dict[str, Any] = {
+            "title": document.title, "digest": digest, "passages": passages, "schema": SCHEMA
+        }  # fmt: skip
         for key in ("author", "url", "published", "source"):
             value = getattr(document, key)
             if value:

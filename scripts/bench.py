@@ -1,8 +1,15 @@
 """Measure Verity and write docs/BENCHMARKS.md: every figure beside its floor, measured in the same run.
 
-    make bench                                   # seeds over HTTP, then scale at 1k, 10k, 100k passages
+    make bench                                   # seeds and news over HTTP, then scale at 1k, 10k, 100k
     make bench SCALE=1000,10000,100000,300000    # opt in to larger sizes
     .venv/bin/python scripts/bench.py --scale 1000 --budget-minutes 10 --out /tmp/b.md
+    .venv/bin/python scripts/bench.py --parts news          # the news corpus alone (about 30 minutes)
+    .venv/bin/python scripts/bench.py --scale none          # seeds and news, no generated sizes
+    .venv/bin/python scripts/bench.py --parts news --news-articles 60 --news-questions 20 --out /tmp/b.md
+
+`--parts` chooses among `seeds`, `news` and `scale` (default: all three); `--scale none` (or an empty
+`--scale ""`) runs no generated size. A run of only some parts, or of a slice of the news corpus, writes
+its report (say which parts ran) but leaves the README's figures alone: those come from a whole run.
 
 1. `/v1/ask` over HTTP: `verity serve` as a subprocess (temp `VERITY_DATA_DIR`, free `VERITY_PORT`)
    on the seeds corpus, the dev questions at concurrency 1 and 8. Beside it, in rounds that alternate
@@ -10,10 +17,14 @@
    and llama-index's stock path (`VectorStoreIndex` over the same Chroma collection,
    `as_retriever().retrieve()`), both on a copy of the server's store.
 2. Cold start: `verity serve` to a ready `/healthz`, on an empty store (indexes seeds/) and an indexed one.
-3. Scale (`bench_scale.py`, a fresh process per size and step): a generated corpus (`gen_corpus.py`) at
+3. News (`bench_news.py`, when `../shared/news` is there): the dev corpus indexed into a store of its own,
+   beside raw encode of the sentences it embeds; a fresh server's cold start; the dev questions, never
+   seen, at concurrency 1 beside the floor on the same collection, and at concurrency 8; the query-time
+   work counter from `/metrics`.
+4. Scale (`bench_scale.py`, a fresh process per size and step): a generated corpus (`gen_corpus.py`) at
    each size: indexing time and passages/s beside raw encode of the same passages, query p50, peak memory.
    A size whose estimated time would overrun `--budget-minutes` is skipped, and the report says so.
-4. A pyinstrument profile for every target missed, with what would close it (`bench_report.py`).
+5. A pyinstrument profile for every target missed, with what would close it (`bench_report.py`).
 """
 
 from __future__ import annotations
@@ -37,12 +48,14 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import bench_report  # noqa: E402  (sibling scripts)
+import bench_news  # noqa: E402  (sibling scripts)
+import bench_report  # noqa: E402
 from bench_scale import variant  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 REPORT = ROOT / "docs" / "BENCHMARKS.md"  # the README's figures follow this report only
+PASSED: dict[str, str] = {}  # VERITY_* settings every process of the run gets (`--reader-model`)
 
 
 def percentiles(seconds: list[float]) -> dict[str, float]:
@@ -59,7 +72,8 @@ def percentiles(seconds: list[float]) -> dict[str, float]:
 def clean_env(**extra: str) -> dict[str, str]:
     """The environment without the caller's VERITY_* settings (an LLM URL would change what is measured)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("VERITY_")}
-    env.update(HF_HUB_OFFLINE="1", TOKENIZERS_PARALLELISM="false", **extra)
+    env.update(HF_HUB_OFFLINE="1", TOKENIZERS_PARALLELISM="false", **PASSED)
+    env.update(extra)
     return env
 
 
@@ -72,8 +86,8 @@ def free_port() -> int:
 class Server:
     """`verity serve` on a free port with its own data dir; `start()` returns seconds to a ready /healthz."""
 
-    def __init__(self, data_dir: Path, log: Path, **env: str) -> None:
-        self.data_dir, self.log, self.env = data_dir, log, env
+    def __init__(self, data_dir: Path, log: Path, corpus_dir: Path = ROOT / "seeds", **env: str) -> None:
+        self.data_dir, self.log, self.corpus_dir, self.env = data_dir, log, corpus_dir, env
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.process: subprocess.Popen[bytes] | None = None
@@ -82,7 +96,7 @@ class Server:
         env = clean_env(
             VERITY_DATA_DIR=str(self.data_dir),
             VERITY_PORT=str(self.port),
-            VERITY_CORPUS_DIR=str(ROOT / "seeds"),
+            VERITY_CORPUS_DIR=str(self.corpus_dir),
             VERITY_LOG_LEVEL="warning",
             VERITY_RATE_LIMIT_PER_MINUTE="0",  # a benchmark measures capacity, not the per-client limiter
             **self.env,
@@ -98,10 +112,14 @@ class Server:
                 if self.process.poll() is not None:
                     raise RuntimeError(f"verity serve exited ({self.process.returncode}); see {self.log}")
                 try:
-                    if client.get(f"{self.url}/healthz").status_code == 200:
-                        return time.perf_counter() - started
+                    health = client.get(f"{self.url}/healthz")
                 except httpx.TransportError:
-                    pass
+                    health = None
+                if health is not None and health.status_code == 200:
+                    return time.perf_counter() - started
+                if health is not None and _failed(health):  # it will not become ready: say why now
+                    self.stop()
+                    raise RuntimeError(f"verity serve is not ready: {health.text}; see {self.log}")
                 time.sleep(0.02)
         raise TimeoutError(f"verity serve not ready after {timeout}s; see {self.log}")
 
@@ -127,6 +145,41 @@ class Server:
                 self.process.kill()
                 self.process.wait()
         self.process = None
+
+
+def _failed(health: httpx.Response) -> bool:
+    try:
+        body = health.json()
+    except ValueError:
+        return False
+    detail = str(body.get("detail", ""))
+    return body.get("status") == "outdated" or (
+        detail.startswith("startup failed") and "retrying" not in detail
+    )
+
+
+class Floor:
+    """The floor of one answer: the question embedded by the bundled model (`SentenceTransformer.encode`,
+    no cache) plus one `collection.query` of the passage collection, k = the dense retriever's k. Opened
+    on a copy of a server's Chroma store, so the server's collection and this one are the same size."""
+
+    def __init__(self, chroma_dir: Path) -> None:
+        import chromadb
+        from chromadb.config import Settings as ChromaSettings
+        from sentence_transformers import SentenceTransformer
+
+        from index.embed import default_model_path
+        from service.config import RetrievalSettings
+
+        self.k = RetrievalSettings().dense_top_k
+        client = chromadb.PersistentClient(
+            path=str(chroma_dir), settings=ChromaSettings(anonymized_telemetry=False)
+        )
+        self.collection = client.get_collection("verity")
+        self.model = SentenceTransformer(default_model_path(), device="cpu")
+
+    def __call__(self, question: str) -> None:
+        self.collection.query(query_embeddings=self.model.encode([question]), n_results=self.k)
 
 
 def dev_questions() -> list[str]:
@@ -165,29 +218,18 @@ def http_bench(work: Path, rounds: int, c8_rounds: int) -> dict[str, Any]:
 def _latency(
     server: Server, questions: list[str], chroma_dir: Path, rounds: int, c8_rounds: int
 ) -> dict[str, Any]:
-    import chromadb
-    from chromadb.config import Settings as ChromaSettings
     from llama_index.core import VectorStoreIndex
     from llama_index.embeddings.huggingface import HuggingFaceEmbedding
     from llama_index.vector_stores.chroma import ChromaVectorStore
-    from sentence_transformers import SentenceTransformer
 
     from index.embed import default_model_path
-    from service.config import RetrievalSettings
 
-    k = RetrievalSettings().dense_top_k
-    client = chromadb.PersistentClient(
-        path=str(chroma_dir), settings=ChromaSettings(anonymized_telemetry=False)
-    )
-    collection = client.get_collection("verity")
-    model = SentenceTransformer(default_model_path(), device="cpu")
+    floor = Floor(chroma_dir)
+    k = floor.k
     stock = VectorStoreIndex.from_vector_store(
-        ChromaVectorStore(chroma_collection=collection),
+        ChromaVectorStore(chroma_collection=floor.collection),
         embed_model=HuggingFaceEmbedding(model_name=default_model_path(), device="cpu"),
     ).as_retriever(similarity_top_k=k)
-
-    def floor(q: str) -> None:
-        collection.query(query_embeddings=model.encode([q]), n_results=k)
 
     def http(q: str) -> tuple[str, str]:
         r = http_client.post(f"{server.url}/v1/ask", json={"question": q})
@@ -363,7 +405,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--scale", default="1000,10000,100000", help="passage counts, comma-separated")
+    parser.add_argument(
+        "--parts", default="seeds,news,scale", help="which parts to run: seeds, news, scale (comma-separated)"
+    )
+    parser.add_argument(
+        "--scale", default="1000,10000,100000", help="passage counts, comma-separated; none (or '') for none"
+    )
     parser.add_argument(
         "--budget-minutes", type=float, default=30, help="skip scale sizes that would overrun"
     )
@@ -376,45 +423,125 @@ def main() -> None:
     parser.add_argument(
         "--encode-sample", type=int, default=3000, help="passages raw-encoded per size (at most)"
     )
+    parser.add_argument("--news-dir", type=Path, default=bench_news.NEWS, help="the shared news data")
+    parser.add_argument(
+        "--news-articles", type=int, default=0, help="index only the first N articles (0: all 583)"
+    )
+    parser.add_argument(
+        "--news-questions", type=int, default=0, help="about N dev questions, half from each set (0: all)"
+    )
+    parser.add_argument(
+        "--news-c8-rounds",
+        type=int,
+        default=3,
+        choices=range(1, len(bench_news.LEADS) + 1),
+        help="passes over the dev questions at concurrency 8, each with its own lead-in",
+    )
+    parser.add_argument(
+        "--news-encode-sample",
+        type=int,
+        default=6000,
+        help="sentences raw-encoded beside news indexing, a fixed random sample (0: all of them)",
+    )
+    parser.add_argument(
+        "--reader-model",
+        type=Path,
+        help="the reader artifact every process uses (default: models/reader.json)",
+    )
     parser.add_argument("--out", type=Path, default=REPORT)
     parser.add_argument("--render", type=Path, metavar="JSON", help="only re-render the report from results")
     args = parser.parse_args()
     if args.render:
         results = json.loads(args.render.read_text())
+        results.setdefault("parts", ["seeds", "scale"])  # results of a run from before the news part
         args.out.write_text(bench_report.render(results))
-        if args.out.resolve() == REPORT:
+        if args.out.resolve() == REPORT and whole(results):
             update_readme(results)
         return
+    if args.reader_model:
+        PASSED["VERITY_READER_MODEL"] = os.environ["VERITY_READER_MODEL"] = str(args.reader_model.resolve())
+    parts = [p.strip() for p in args.parts.split(",") if p.strip()]
+    if not parts or set(parts) - {"seeds", "news", "scale"}:
+        parser.error(f"--parts: choose among seeds, news, scale (got {args.parts!r})")
+    scale = args.scale.strip().lower()
+    sizes = [] if scale in ("", "none") else [int(s) for s in scale.split(",") if s.strip()]
+    if not sizes and "scale" in parts:
+        parts.remove("scale")  # no generated size: the report says the scale part was not run
     started = time.monotonic()
     deadline = started + args.budget_minutes * 60
     results: dict[str, Any] = {
         "command": " ".join(["scripts/bench.py", *sys.argv[1:]]),
+        "parts": parts,
+        "revision": revision(),
         "machine_start": bench_report.machine(),
     }
     with tempfile.TemporaryDirectory(prefix="verity-bench-") as tmp:
         work = Path(tmp)
-        results["http"] = http_bench(work, args.rounds, args.c8_rounds)
-        h = results["http"]
-        missed_latency = h["http"]["p50"] > 3 * h["floor"]["p50"] or h["c8_rate"] < 50
-        print("in-process breakdown ...", flush=True)
-        results["breakdown"] = breakdown(work, profile=missed_latency)
-        sizes = [int(s) for s in args.scale.split(",") if s.strip()]  # "" skips the scale runs
-        results["scale"] = scale_bench(work, sizes, deadline, args.budget_minutes, args.encode_sample)
-        runs = results["scale"]["runs"]
-        if any(r["index"]["index_rate"] < 0.8 * r["index"]["raw_rate"] for r in runs.values()):
-            print("profiling indexing ...", flush=True)
-            results["index_profile"] = scale_step(
-                "profile-index", work / "profile-index", "--passages", "1000"
-            )
+        if "seeds" in parts:
+            results["http"] = http_bench(work, args.rounds, args.c8_rounds)
+            h = results["http"]
+            missed_latency = h["http"]["p50"] > 3 * h["floor"]["p50"] or h["c8_rate"] < 50
+            print("in-process breakdown ...", flush=True)
+            results["breakdown"] = breakdown(work, profile=missed_latency)
+        if "news" in parts:
+            results["news"] = news(work / "news", args)
+        if "scale" in parts:
+            results["scale"] = scale_bench(work, sizes, deadline, args.budget_minutes, args.encode_sample)
+            runs = results["scale"]["runs"]
+            if any(r["index"]["index_rate"] < 0.75 * r["index"]["raw_rate"] for r in runs.values()):
+                print("profiling indexing ...", flush=True)
+                results["index_profile"] = scale_step(
+                    "profile-index", work / "profile-index", "--passages", "1000"
+                )
         results["seconds"] = time.monotonic() - started
         results["machine_end"] = bench_report.machine()
     (ROOT / "test-output").mkdir(exist_ok=True)
     (ROOT / "test-output" / "bench.json").write_text(json.dumps(results, indent=1))
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(bench_report.render(results))
-    if args.out.resolve() == REPORT:
+    if args.out.resolve() == REPORT and whole(results):
         update_readme(results)
     print(f"wrote {args.out} ({results['seconds'] / 60:.1f} min)")
+
+
+def news(work: Path, args: argparse.Namespace) -> dict[str, Any]:
+    if not bench_news.available(args.news_dir):
+        print(f"news: skipped ({args.news_dir} has no dev corpus and questions)", flush=True)
+        return {"skipped": f"`{args.news_dir}` has no `dev/corpus` and dev questions"}
+    return bench_news.news_bench(
+        work,
+        args.news_dir,
+        lambda data, log, corpus: Server(data, log, corpus_dir=corpus),
+        Floor,
+        percentiles,
+        clean_env(),
+        articles=args.news_articles,
+        limit=args.news_questions,
+        c8_rounds=args.news_c8_rounds,
+        encode_sample=args.news_encode_sample,
+    )
+
+
+def revision() -> str | None:
+    """The commit measured, with a note when tracked files differ from it."""
+    try:
+        head = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True, check=True
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"], cwd=ROOT, capture_output=True, text=True
+        ).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return None
+    return f"{head} (with uncommitted changes)" if dirty else head
+
+
+def whole(results: dict[str, Any]) -> bool:
+    """Every part ran, the news corpus whole: only such a run's figures go into the README."""
+    n = results.get("news", {})
+    return (
+        set(results["parts"]) == {"seeds", "news", "scale"} and not n.get("articles") and not n.get("limit")
+    )
 
 
 def update_readme(results: dict[str, Any]) -> None:

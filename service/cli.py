@@ -19,7 +19,7 @@ from pydantic import ValidationError
 
 from service.config import Settings
 from service.errors import BadRequest, VerityError
-from service.schemas import AskRequest, AskResponse
+from service.schemas import AskRequest, AskResponse, lead
 
 if TYPE_CHECKING:  # the pipeline pulls in torch and spaCy: imported only by the commands that need it
     from index.sources import Loaded
@@ -134,18 +134,19 @@ def _extract(args: argparse.Namespace, settings: Settings) -> int:
 def _ask_arguments(parser: argparse.ArgumentParser, settings: Settings) -> None:
     parser.add_argument("question", help="the question, quoted")
     parser.add_argument("--json", action="store_true", help="print the full response as JSON")
+    parser.add_argument("--as-of", help="the day the question is asked (YYYY-MM-DD, default today)")
 
 
 def _ask(args: argparse.Namespace, settings: Settings) -> int:
     try:  # the API's rules, checked before the models load
-        request = AskRequest(question=args.question)
+        request = AskRequest(question=args.question, as_of=args.as_of)
     except ValidationError as exc:
         print(f"verity ask: {exc.errors()[0]['msg'].removeprefix('Value error, ')}", file=sys.stderr)
         return EXIT_USAGE
     verity = _verity(settings)
     if verity.store.count() == 0:
         print("verity ask: the index is empty; run `verity index` first", file=sys.stderr)
-    response = verity.ask(request.question)
+    response = verity.ask(request.question, as_of=request.as_of)
     print(response.model_dump_json(indent=2) if args.json else format_response(response))
     return EXIT_OK
 
@@ -158,7 +159,7 @@ def format_response(response: AskResponse) -> str:
         if response.answer and response.answer != response.refusal.message:
             lines.append(response.answer)
     else:
-        lines.append(response.answer)
+        lines.append(lead(response) + response.answer)
     if response.citations:
         lines += ["", "Sources:"]
         lines += [f"[{c.id}] {c.title} — “{c.text}”" for c in response.citations]
@@ -184,7 +185,7 @@ def _serve_arguments(parser: argparse.ArgumentParser, settings: Settings) -> Non
 def _serve(args: argparse.Namespace, settings: Settings) -> int:
     import uvicorn
 
-    from service.observability import configure_logging
+    from service.http.observability import configure_logging
 
     if args.workers < 1:
         print("verity serve: --workers must be at least 1", file=sys.stderr)
@@ -204,7 +205,7 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
     # `--reload` serves from a child process that does not inherit this setup: keep uvicorn's there.
     own_logging: dict[str, Any] = {} if args.reload else {"log_config": None, "access_log": False}
     uvicorn.run(
-        "service.app:create_app",
+        "service.http.app:create_app",
         factory=True,
         host=args.host,
         port=args.port,

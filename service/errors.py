@@ -1,5 +1,6 @@
-"""One exception tree. Each error carries its HTTP status and a machine-readable code; `app.py` maps
-them to JSON responses in one handler, so adapters (HTTP, CLI) never guess a status."""
+"""One exception tree. Each error carries its HTTP status and a machine-readable code;
+`service/http/handlers.py` maps them to JSON responses in one handler, so adapters (HTTP, CLI) never
+guess a status."""
 
 from __future__ import annotations
 
@@ -40,21 +41,21 @@ class ConfigError(VerityError):
 
 
 class Unauthorized(VerityError):
-    """No API key, or not a Bearer one (service/auth.py)."""
+    """No API key, or not a Bearer one (service/http/auth.py)."""
 
     status = 401
     code = "unauthorized"
 
 
 class Forbidden(VerityError):
-    """A wrong API key, or writes with no keys configured (service/auth.py)."""
+    """A wrong API key, or writes with no keys configured (service/http/auth.py)."""
 
     status = 403
     code = "forbidden"
 
 
 class RateLimited(VerityError):
-    """Too many requests from one client (service/limits.py); carries Retry-After."""
+    """Too many requests from one client (service/http/limits.py); carries Retry-After."""
 
     status = 429
     code = "rate_limited"

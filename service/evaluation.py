@@ -11,6 +11,7 @@ import json
 import re
 import time
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -18,7 +19,9 @@ from service.schemas import AskResponse, Turn, VerifyResponse
 
 
 class Pipeline(Protocol):
-    def ask(self, question: str, history: list[Turn] | None = None) -> AskResponse: ...
+    def ask(
+        self, question: str, history: list[Turn] | None = None, as_of: date | None = None
+    ) -> AskResponse: ...
     def verify(self, claim: str) -> VerifyResponse: ...
     def document_text(self, document_id: str) -> str | None: ...
 
@@ -92,7 +95,9 @@ def run(pipeline: Pipeline, items: list[dict[str, Any]]) -> Report:
             )
             continue
         history = [Turn(**t) for t in it.get("history", [])]
-        r = pipeline.ask(it["question"], history)
+        r = pipeline.ask(
+            it["question"], history, date.fromisoformat(it["as_of"]) if it.get("as_of") else None
+        )
         report.latency.append(time.perf_counter() - started)
         refused = r.status == "refused"
         ok = refused

@@ -3,9 +3,13 @@
 Our own because llama-index's extractive pieces (sentence-window retrieval, node postprocessors) rank by
 similarity only, and similarity does not separate answerable from unanswerable questions here: an
 on-topic sentence that lacks the kind of answer asked for (no date for "when", no number for "how many")
-must lead to a refusal, not an answer. Each candidate sentence is scored on three signals:
+must lead to a refusal, not an answer. Which sentence answers is decided by the learned reader
+(`reader.py`, fitted on real news questions); this module builds the candidates (each sentence of the
+retrieved passages, with the two before it as context), computes the signals the reader and the verifier
+share, and keeps the rules no fitted model can know (below). The signals:
 
-* dense similarity to the question (the bundled embedding model, cached per sentence);
+* dense similarity to the question (the bundled embedding model; corpus sentences' vectors and spaCy
+  parses were computed at index time and are read from the store, so only the question is embedded);
 * coverage of the question's key terms, weighted by rarity in the corpus (a sentence may lean on the one
   before it, discounted, unless it marks itself as a continuation: "also", "too");
 * whether it supplies the answer type asked for (spaCy entities and number/date/time shapes).
@@ -19,15 +23,22 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from datetime import date
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from index.documents import Passage, Sentence
 from index.embed import Embedder
+from index.store import sentence_id
 from service.config import AnswerSettings
 from service.question import AnswerType, Question
 from service.retrieval import Corpus, Hit
 from service.text import Parser, stem, stem_set
+from service.timescope import TimeScope, scope_of
+
+if TYPE_CHECKING:
+    from service.reader import Reader
 
 _DEPENDENT_OPENER = re.compile(
     r"^[\"“]?(But|However|Yet|Still|Instead|That|This|These|Those|It|He|She|They|His|Her|Their|Its|"
@@ -79,6 +90,11 @@ _NAMING = re.compile(r"\b(known as|called|named|dubbed)\s*$")
 _NAME_LABELS = {"PERSON", "ORG", "FAC", "GPE", "LOC", "PRODUCT", "WORK_OF_ART", "EVENT", "LAW"}
 
 
+def _norm(text: str) -> str:
+    """A sentence's wording for spotting the same sentence in two documents."""
+    return " ".join(re.findall(r"\w+", text.lower()))
+
+
 @dataclass
 class Candidate:
     passage_id: str
@@ -87,10 +103,14 @@ class Candidate:
     index: int  # position of the sentence within its passage
     previous: Sentence | None  # the sentence this one may lean on (same paragraph, or a "But ..." opener)
     context: str = ""  # up to two sentences before it, for coverage
+    window: tuple[str, ...] = ()  # those sentences, one by one (their stored parses)
+    vector: np.ndarray | None = field(default=None, repr=False)  # its stored embedding
     dense: float = 0.0
     coverage: float = 0.0
     typed: bool = False
-    score: float = 0.0
+    score: float = 0.0  # the reader's P(it answers) once read, before that `relevance`
+    relevance: float = 0.0  # similarity and term coverage alone
+    time_reason: str | None = None  # why it is about another time than the question's (`timescope`)
     corroborating: list[Candidate] = field(default_factory=list)
 
     @property
@@ -107,13 +127,15 @@ class Composition:
     best: Candidate | None = None
     candidates: list[Candidate] = field(default_factory=list)  # every scored sentence (for the LLM path)
     disagreements: list[Candidate] = field(default_factory=list)  # give a different value than `best`
+    related: list[Candidate] = field(default_factory=list)  # near misses, shown apart from the answer
 
 
 class ExtractiveComposer:
-    def __init__(self, embedder: Embedder, parser: Parser, settings: AnswerSettings) -> None:
+    def __init__(self, embedder: Embedder, parser: Parser, settings: AnswerSettings, reader: Reader) -> None:
         self.embedder = embedder
         self.parser = parser
         self.settings = settings
+        self.reader = reader
 
     # -- candidates and their signals ----------------------------------------------------------------
     def candidates(self, hits: list[Hit], corpus: Corpus) -> list[Candidate]:
@@ -128,22 +150,43 @@ class ExtractiveComposer:
             if hit.id in seen:
                 continue
             seen.add(hit.id)
-            before = self._passage_before(hit, corpus)
+            before_id = corpus.by_position.get((hit.passage.document_id, hit.passage.position - 1))
+            before = corpus.passages[before_id] if before_id is not None else None
             window = list(before.sentences[-2:]) if before else []
             crosses = before is not None and before.paragraph != hit.passage.paragraph
             for i, sentence in enumerate(hit.passage.sentences):
                 lean = not (crosses and i == 0) or bool(_DEPENDENT_OPENER.match(sentence.text))
                 previous = window[-1] if window and lean else None
-                context = " ".join(s.text for s in window[-2:]) if lean else ""
-                out.append(Candidate(hit.id, hit.passage, sentence, i, previous, context))
+                shown = tuple(s.text for s in window[-2:]) if lean else ()
+                out.append(Candidate(hit.id, hit.passage, sentence, i, previous, " ".join(shown), shown))
                 window.append(sentence)
                 crosses = False
+        self._load_stored(out, corpus)
         return out
 
-    @staticmethod
-    def _passage_before(hit: Hit, corpus: Corpus) -> Passage | None:
-        pid = corpus.by_position.get((hit.passage.document_id, hit.passage.position - 1))
-        return corpus.passages[pid] if pid is not None else None
+    def _load_stored(self, candidates: list[Candidate], corpus: Corpus) -> None:
+        """Attach each candidate's stored vector, and register the stored parses of the candidates and of
+        the sentences before them (their context) with the parser."""
+        ids = dict.fromkeys(c.passage_id for c in candidates)
+        for c in candidates:
+            pid = corpus.by_position.get((c.passage.document_id, c.passage.position - 1))
+            if pid is not None:
+                ids.setdefault(pid)
+        records = corpus.sentence_records(list(ids))
+        if not records:
+            return
+        analyses: dict[str, str] = {}
+        for pid in ids:
+            passage = corpus.passages[pid]
+            for i, sentence in enumerate(passage.sentences):
+                record = records.get(sentence_id(pid, i))
+                if record is not None:
+                    analyses[sentence.text] = record.analysis
+        self.parser.preload(analyses)
+        for c in candidates:
+            record = records.get(sentence_id(c.passage_id, c.index))
+            if record is not None:
+                c.vector = record.vector
 
     def coverage(self, question: Question, text: str, corpus: Corpus) -> float:
         if not question.terms:
@@ -163,7 +206,7 @@ class ExtractiveComposer:
             return self._names_focus(question, text)
         asked = question.text.lower()
         labels = _ENTITY_LABELS.get(kind, set())
-        doc = self.parser(text)
+        doc = self.parser.sentence(text)
         if kind is AnswerType.DATE and _EXACT_DATE.search(asked):  # "what exact date": a day, not a month
             return any(m.group(0).lower() not in asked for m in _DAY.finditer(text))
         if any(e.label_ in labels and e.text.lower() not in asked for e in doc.ents):
@@ -181,7 +224,7 @@ class ExtractiveComposer:
 
     def _names_focus(self, question: Question, text: str) -> bool:
         """For "what is the name of the X": a proper name standing for X (apposition, "known as")."""
-        doc = self.parser(text)
+        doc = self.parser.sentence(text)
         asked = question.text.lower()
         for ent in doc.ents:
             if ent.label_ not in _NAME_LABELS or ent.text.lower() in asked:
@@ -198,8 +241,16 @@ class ExtractiveComposer:
     def score(self, question: Question, candidates: list[Candidate], corpus: Corpus) -> None:
         if not candidates:
             return
-        vectors = self.embedder.encode_cached([question.text] + [c.sentence.text for c in candidates])
-        sims = vectors[1:] @ vectors[0]
+        query = self.embedder.encode_cached([question.text])[0]
+        missing = [c for c in candidates if c.vector is None]
+        if missing:  # not stored: sentences given to `Verifier.check`, or an index mid-rewrite
+            self.parser.work.add("embed", len(missing))
+            for c, v in zip(
+                missing, self.embedder.encode_cached([c.sentence.text for c in missing]), strict=True
+            ):
+                c.vector = v
+        vectors = np.stack([c.vector for c in candidates if c.vector is not None])
+        sims = vectors @ query
         for c, sim in zip(candidates, sims, strict=True):
             c.dense = float(sim)
             own = self.coverage(question, c.sentence.text, corpus)
@@ -209,8 +260,8 @@ class ExtractiveComposer:
                 context = lean * self.coverage(question, f"{c.context} {c.sentence.text}", corpus)
             c.coverage = max(own, context)
             c.typed = self.typed(question, c.sentence.text)
-            c.score = 0.5 * c.dense + 0.5 * c.coverage
-        self._mark_duplicates(candidates, vectors[1:])
+            c.relevance = c.score = 0.5 * c.dense + 0.5 * c.coverage
+        self._mark_duplicates(candidates, vectors)
 
     def _mark_duplicates(self, candidates: list[Candidate], vectors: np.ndarray) -> None:
         sims = vectors @ vectors.T
@@ -222,50 +273,98 @@ class ExtractiveComposer:
                     b.corroborating.append(a)
 
     # -- selection -----------------------------------------------------------------------------------
-    def compose(self, question: Question, hits: list[Hit], corpus: Corpus) -> Composition:
+    def compose(
+        self, question: Question, hits: list[Hit], corpus: Corpus, scope: TimeScope | None = None
+    ) -> Composition:
+        """Score every candidate with the learned reader; lead with the best one, or refuse.
+
+        Kept as rules, because no model fitted on questions can know them: a question naming things the
+        corpus never mentions is out of scope; a sentence another source repeats is shown once; a sentence
+        that leans on the one before it comes with it; a second sentence must add what the first lacks.
+        """
         s = self.settings
+        scope = scope or scope_of(question.text, date.today())
         candidates = self.candidates(hits, corpus)
         self.score(question, candidates, corpus)
         if not candidates:
             return Composition([], "out_of_scope")
-        best = max(candidates, key=lambda c: c.score)
+        first = max(candidates, key=lambda c: c.relevance)
         on_topic = self._noun_presence(question, corpus)
-        if (best.dense < s.out_of_scope_similarity and best.coverage < s.min_term_coverage) or on_topic < 0.5:
-            return Composition([], "out_of_scope", best, candidates)
+        if (
+            first.dense < s.out_of_scope_similarity and first.coverage < s.min_term_coverage
+        ) or on_topic < 0.5:
+            return Composition([], "out_of_scope", first, candidates)
+        self.reader.score(question, candidates, corpus, scope)
+        ranked = sorted(candidates, key=lambda c: c.score, reverse=True)
+        best = ranked[0]
         if on_topic < 1.0:  # the question names something the corpus never mentions
             return Composition([], "insufficient_evidence", best, candidates)
-        eligible = [
-            c for c in candidates
-            if c.typed and c.coverage >= s.min_term_coverage and c.score >= s.min_sentence_score
-        ]  # fmt: skip
+        threshold = self.reader.model.threshold
+        eligible = [c for c in ranked if c.typed and c.score >= threshold]
+        if self._describes(question):  # the reader has seen few such questions: relevance decides too
+            related = [
+                c for c in candidates
+                if c.typed and c.coverage >= s.min_term_coverage and c.relevance >= s.min_sentence_score
+            ]  # fmt: skip
+            eligible = sorted({id(c): c for c in eligible + related}.values(), key=lambda c: -c.relevance)
         if not eligible:
             return Composition([], "insufficient_evidence", best, candidates)
-        eligible.sort(key=lambda c: c.score, reverse=True)
         top = eligible[0]
-        chosen: list[Candidate] = []
-        shown: set[tuple[str, int]] = set()
-        for c in eligible:
-            if len(chosen) >= s.max_sentences or c.score < top.score - s.keep_within:
+        chosen = [top]
+        shown: set[tuple[str, int]] = {top.key, *(d.key for d in top.corroborating)}
+        texts = {_norm(top.sentence.text)}
+        lacking = self._uncovered(question, top, corpus)
+        for c in eligible[1:]:
+            if len(chosen) >= s.max_sentences or not lacking:
                 break
-            if c.key in shown:
+            if c.key in shown or _norm(c.sentence.text) in texts or c.score < top.score - s.keep_within:
                 continue
-            chosen.append(c)
-            shown.update([c.key, *(d.key for d in c.corroborating)])
+            adds = lacking & stem_set(c.sentence.text)
+            if sum(corpus.idf(t) for t in adds) >= 0.25 * sum(corpus.idf(t) for t in question.terms):
+                chosen.append(c)
+                shown.update([c.key, *(d.key for d in c.corroborating)])
+                texts.add(_norm(c.sentence.text))
+                lacking -= adds
         chosen = self._with_continuations(chosen, candidates, shown)
         if question.answer_type is AnswerType.MANNER:
             chosen = self._with_elaboration(question, top, chosen, candidates, shown)
-        disagreements = self._disagreements(question, top, eligible)
+        disagreements = self._disagreements(question, top, eligible, corpus)
         for c in disagreements:
-            if c.key not in shown:
+            if c.key not in shown and _norm(c.sentence.text) not in texts:
                 chosen.append(c)
                 shown.update([c.key, *(d.key for d in c.corroborating)])
-        return Composition(self._in_reading_order(chosen, candidates), None, top, candidates, disagreements)
+                texts.add(_norm(c.sentence.text))
+        related = [
+            c for c in ranked[1:12]
+            if c.key not in shown and _norm(c.sentence.text) not in texts and c.score >= threshold / 2
+        ][:3]  # fmt: skip
+        order = self._in_reading_order(chosen, candidates)
+        return Composition(order, None, top, candidates, disagreements, related)
+
+    @staticmethod
+    def _describes(question: Question) -> bool:
+        """The question asks for a description (why, how, on what condition, what happened), not a name.
+
+        The reader is fitted on news-quiz questions, which ask for a name, a place or a date; for these
+        its training data says little, so a sentence that is relevant enough answers as well.
+        """
+        kinds = (AnswerType.REASON, AnswerType.MANNER, AnswerType.CONDITION, AnswerType.DEFINITION)
+        return question.answer_type in kinds or (
+            question.answer_type is AnswerType.ANY and not question.focus
+        )
+
+    @staticmethod
+    def _uncovered(question: Question, c: Candidate, corpus: Corpus) -> set[str]:
+        """The question's terms the chosen sentence (with its context) leaves out."""
+        present = stem_set(f"{c.context} {c.sentence.text}")
+        return {t for t in question.terms if t not in present and corpus.df(t) > 0}
 
     def _disagreements(
-        self, question: Question, top: Candidate, eligible: list[Candidate]
+        self, question: Question, top: Candidate, eligible: list[Candidate], corpus: Corpus
     ) -> list[Candidate]:
         """Sentences from different documents, about the same thing, that give different dates or numbers
-        (the first is the best-scoring sentence that gives one); empty when they agree."""
+        (the first is the best-scoring sentence that gives one); empty when they agree. The most recent
+        source comes first."""
         top = next((c for c in eligible if _values(question, c.sentence.text)), top)
         mine = _values(question, top.sentence.text)
         if not mine:
@@ -283,7 +382,12 @@ class ExtractiveComposer:
                 and all(not theirs & _values(question, o.sentence.text) for o in out)
             ):
                 out.append(c)
-        return [top, *out] if out else []
+        if not out:
+            return []
+        sides = [top, *out]
+        return sorted(
+            sides, key=lambda c: corpus.published.get(c.passage.document_id, date.min), reverse=True
+        )
 
     def _with_continuations(
         self, chosen: list[Candidate], candidates: list[Candidate], shown: set[tuple[str, int]]
@@ -318,8 +422,12 @@ class ExtractiveComposer:
         if nxt is None or nxt.key in shown:
             return chosen
         asked = question.text.lower()
-        named = {e.text.lower() for e in self.parser(top.sentence.text).ents if e.text.lower() not in asked}
-        again = {e.text.lower() for e in self.parser(nxt.sentence.text).ents}
+        named = {
+            e.text.lower()
+            for e in self.parser.sentence(top.sentence.text).ents
+            if e.text.lower() not in asked
+        }
+        again = {e.text.lower() for e in self.parser.sentence(nxt.sentence.text).ents}
         if named & again:
             shown.add(nxt.key)
             return [*chosen, nxt]

@@ -9,8 +9,11 @@ import logging
 import time
 from collections.abc import Collection, Iterator
 from dataclasses import dataclass, replace
+from datetime import date
+from pathlib import Path
 from typing import Any
 
+from index.analysis import Analyzer
 from index.documents import Document, Passage, Sentence
 from index.embed import Embedder
 from index.indexer import IndexSummary, index_documents
@@ -22,13 +25,26 @@ from service.followup import resolve
 from service.llm import LLMAnswerer, LLMUnavailable
 from service.premise import Presupposition, presuppositions
 from service.question import AnswerType, Question, analyse
+from service.reader import Reader, ReaderModel
 from service.retrieval import Hit, HybridRetriever
-from service.schemas import AskResponse, Citation, Claim, Conflict, Refusal, Removed, Turn, VerifyResponse
-from service.text import Parser, stem_set
+from service.schemas import (
+    AskResponse,
+    Citation,
+    Claim,
+    Conflict,
+    Refusal,
+    Removed,
+    ShortAnswer,
+    Turn,
+    VerifyResponse,
+)
+from service.text import Parser, QueryTimeWork, stem_set
+from service.timescope import scope_of
 from service.verifier import Judgement, Verifier
 
 log = logging.getLogger("verity")
 
+_NO_SHORT_ANSWER = {AnswerType.REASON, AnswerType.MANNER, AnswerType.CONDITION, AnswerType.DEFINITION}
 _KIND_WORDS = {
     AnswerType.PERSON: "who it was",
     AnswerType.DATE: "when it happened",
@@ -67,15 +83,29 @@ class _Cited:
 
 
 class Verity:
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, models: Verity | None = None) -> None:
+        """Load the models (or share those of `models`, as tests do) and open the store of `settings`."""
         self.settings = settings
-        self.embedder = Embedder(settings.embed_model, settings.embed_batch_size)
-        self.parser = Parser(settings.spacy_model)
+        self.embedder: Embedder
+        self.analyzer: Analyzer
+        self.work: QueryTimeWork
+        self.parser: Parser
+        self.reader: Reader
+        if models is not None:
+            self.embedder, self.analyzer, self.work = models.embedder, models.analyzer, models.work
+            self.parser, self.reader = models.parser, models.reader
+        else:
+            self.embedder = Embedder(settings.embed_model, settings.embed_batch_size)
+            self.analyzer = Analyzer(settings.spacy_model)
+            self.work = QueryTimeWork()
+            self.parser = Parser(self.analyzer, self.work)
+            self.reader = Reader(ReaderModel.load(_model_path(settings.reader_model)), self.parser)
         self.store = ChromaStore(
             connect(settings.data_dir / "chroma", settings.chroma_url), settings.collection
         )
+        self.outdated = 0  # stored documents of an older index schema (`check_schema`)
         self.retriever = HybridRetriever(self.store, self.embedder, settings.retrieval)
-        self.composer = ExtractiveComposer(self.embedder, self.parser, settings.answer)
+        self.composer = ExtractiveComposer(self.embedder, self.parser, settings.answer, self.reader)
         self.verifier = Verifier(self.composer, self.parser)
         self.llm: LLMAnswerer | None = None
         if settings.llm_base_url:
@@ -97,6 +127,7 @@ class Verity:
             documents,
             self.store,
             self.embedder,
+            self.analyzer,
             sentences_per_passage=self.settings.sentences_per_passage,
             duplicate_threshold=self.settings.duplicate_threshold,
             prune=prune,
@@ -131,12 +162,29 @@ class Verity:
             raise StoreUnavailable(f"the vector store is unavailable: {exc}") from exc
 
     def warm_up(self) -> None:
+        self.check_schema()
         self.retriever.refresh(force=True)
         self.ask("warm up")
 
+    def check_schema(self) -> int:
+        """Count the stored documents written by a version with another index schema (logged once).
+
+        Such an index still answers (what is not stored is computed and counted, see `QueryTimeWork`),
+        but slowly; /healthz reports it until `verity index` rewrites it.
+        """
+        self.outdated = self.store.outdated()
+        if self.outdated:
+            log.warning(
+                "the index was written by an older version of Verity (%d documents): rerun `verity index`",
+                self.outdated,
+            )
+        return self.outdated
+
     # -- answering -----------------------------------------------------------------------------------
-    def ask(self, question: str, history: list[Turn] | None = None) -> AskResponse:
+    def ask(self, question: str, history: list[Turn] | None = None, as_of: date | None = None) -> AskResponse:
+        """Answer from the corpus as of `as_of` (default today): later articles are not used."""
         question = self._check_text(question, "question")
+        as_of = as_of or date.today()
         started = time.perf_counter()
         asked = question
         question = resolve(question, history or [], self.parser)
@@ -151,8 +199,12 @@ class Verity:
             if refusal is not None:
                 refusal.resolved_question = question
                 return refusal
-            hits = self.retriever.retrieve(question)
-            composition = self.composer.compose(analysed, hits, self.retriever.corpus)
+            corpus = self.retriever.corpus
+            hits = [
+                h for h in self.retriever.retrieve(question)
+                if corpus.published.get(h.passage.document_id, as_of) <= as_of
+            ]  # fmt: skip
+            composition = self.composer.compose(analysed, hits, corpus, scope_of(question, as_of))
             if self.llm is not None and composition.refusal != "out_of_scope":
                 response = self._llm_answer(analysed, hits, composition)
             else:
@@ -163,12 +215,14 @@ class Verity:
         log.debug("ask", extra={"status": response.status, "ms": ms})
         return response
 
-    def ask_stream(self, question: str, history: list[Turn] | None = None) -> Iterator[StreamEvent]:
+    def ask_stream(
+        self, question: str, history: list[Turn] | None = None, as_of: date | None = None
+    ) -> Iterator[StreamEvent]:
         """The answer as events: each verified sentence as it is ready, then the full response.
 
         Only sentences that passed verification are ever yielded; a refusal yields no sentence events.
         """
-        response = self.ask(question, history)
+        response = self.ask(question, history, as_of)
         if response.status == "answered":
             for i, claim in enumerate(response.claims):
                 yield StreamEvent("sentence", {"index": i, "text": claim.text, "citations": claim.citations})
@@ -189,7 +243,7 @@ class Verity:
                 premise.statement, self.retriever.retrieve(premise.statement), self.retriever.corpus
             )
             if judgement.verdict == "refuted":
-                cited = _Cited([])
+                cited = self._cited()
                 quoted = " ".join(f"{c.sentence.text} [{self._cite(cited, c)}]" for c in judgement.evidence)
                 message = (
                     f"The question assumes something the articles contradict ({judgement.explanation}). "
@@ -202,7 +256,7 @@ class Verity:
                     refusal=Refusal(reason="false_premise", message=message),
                 )
             if judgement.verdict == "not_enough_info" and premise.strong:
-                cited = _Cited([])
+                cited = self._cited()
                 related = [c for c in judgement.evidence if c.dense >= 0.5]
                 quoted = " ".join(f"{c.sentence.text} [{self._cite(cited, c)}]" for c in related)
                 message = (
@@ -221,7 +275,7 @@ class Verity:
     def verify(self, claim: str) -> VerifyResponse:
         """POST /v1/verify: the verdict on a claim, with the sentences it rests on."""
         judgement = self.judge(claim)
-        cited = _Cited([])
+        cited = self._cited()
         for c in judgement.evidence:
             self._cite(cited, c)
         return VerifyResponse(
@@ -264,7 +318,7 @@ class Verity:
             fallback.note = f"The LLM {why}; this is the extractive answer."
             fallback.removed = removed
             return fallback
-        cited = _Cited([])
+        cited = self._cited()
         parts, claims = [], []
         for sentence, support in generated.sentences:
             numbers = list(dict.fromkeys(self._cite(cited, c) for c in support))
@@ -282,21 +336,26 @@ class Verity:
 
     def _respond(self, question: Question, composition: Composition) -> AskResponse:
         if composition.refusal is not None:
+            cited = self._cited()
+            message = self._refusal_message(question, composition, cited)
             return AskResponse(
                 status="refused",
-                answer=self._refusal_message(question, composition),
-                refusal=Refusal(reason=composition.refusal,  # type: ignore[arg-type]
-                                message=self._refusal_message(question, composition)),
+                answer=message,
+                citations=cited.items,
+                refusal=Refusal(reason=composition.refusal, message=message),  # type: ignore[arg-type]
                 resolved_question=question.text,
-            )  # fmt: skip
-        cited = _Cited([])
+            )
+        cited = self._cited()
         parts: list[str] = []
         claims: list[Claim] = []
         shown: set[tuple[str, int]] = set()
         disputed = {c.key for c in composition.disagreements}
+        newest = composition.disagreements[0].key if disputed else None
         if disputed:
             parts.append("The sources disagree on this.")
-        for c in composition.sentences:
+        top = composition.best
+        lead = [c for c in composition.sentences if top is not None and c.key == top.key]
+        for c in lead + [c for c in composition.sentences if c not in lead]:
             if self.composer.needs_previous(c) and c.previous is not None:
                 key = (c.passage.document_id, c.previous.start)
                 if key not in shown:
@@ -307,11 +366,11 @@ class Verity:
             shown.add(c.key)
             numbers = [self._cite(cited, c)] + [self._cite(cited, d) for d in c.corroborating]
             markers = "".join(f"[{n}]" for n in dict.fromkeys(numbers))
-            said = (
-                f"According to “{c.passage.title}”: {c.sentence.text}"
-                if c.key in disputed
-                else c.sentence.text
-            )
+            said = c.sentence.text
+            if c.key in disputed:
+                day = self.retriever.corpus.published.get(c.passage.document_id)
+                dated = f" ({day.isoformat()})" if day and c.key != newest else ""
+                said = f"According to “{c.passage.title}”{dated}: {c.sentence.text}"
             parts.append(f"{said} {markers}")
             claims.append(
                 Claim(text=c.sentence.text, citations=list(dict.fromkeys(numbers)), verdict="supported")
@@ -326,25 +385,69 @@ class Verity:
                     citations=[self._cite(cited, c) for c in sides],
                 )
             )
+        short = self._short_answer(question, composition, cited)
+        apart = self._cited()  # near misses: numbered after the answer's citations, not among them
+        for c in composition.related:
+            self._cite(apart, c)
+        related = [r.model_copy(update={"id": r.id + len(cited.items)}) for r in apart.items]
         return AskResponse(
             status="answered",
+            short_answer=short,
             answer=" ".join(parts),
             citations=cited.items,
             claims=claims,
             conflicts=conflicts,
+            related=related,
             resolved_question=question.text,
         )
+
+    def _short_answer(
+        self, question: Question, composition: Composition, cited: _Cited
+    ) -> ShortAnswer | None:
+        """The exact span of the leading sentence that answers, for questions that ask for one."""
+        top = composition.best
+        if top is None or question.answer_type in _NO_SHORT_ANSWER:
+            return None
+        ranked = sorted(composition.candidates, key=lambda c: c.score, reverse=True)[:5]
+        span = self.reader.short_answer(
+            question, top.sentence.text, [c.sentence.text for c in ranked], top.score
+        )
+        if span is None:
+            return None
+        start = top.sentence.start + span.start
+        return ShortAnswer(
+            text=span.text, citation=self._cite(cited, top), start=start, end=start + len(span.text)
+        )
+
+    def _cited(self) -> _Cited:
+        return _Cited([])
 
     @staticmethod
     def _cite(cited: _Cited, c: Candidate) -> int:
         return cited.cite(c.passage, c.sentence)
 
-    @staticmethod
-    def _refusal_message(question: Question, composition: Composition) -> str:
+    def _refusal_message(self, question: Question, composition: Composition, cited: _Cited) -> str:
+        """Why Verity refuses, naming the closest sentences it rejected and why (another time, no answer)."""
         if composition.refusal == "out_of_scope":
             return "The articles in this corpus do not cover this question, so Verity cannot answer it."
         wanted = _KIND_WORDS.get(question.answer_type, "what is asked")
-        return (
+        message = (
             "The articles discuss this topic, but none of their sentences says "
             f"{wanted}, so Verity will not guess."
         )
+        closest = sorted(composition.candidates, key=lambda c: c.score, reverse=True)[:2]
+        rejected = [
+            f"“{c.sentence.text}” [{self._cite(cited, c)}] ({c.time_reason or 'does not answer it'})"
+            for c in closest
+            if c.time_reason or c.score >= self.reader.model.threshold / 3
+        ]
+        if rejected:
+            message += " The closest it found: " + "; ".join(rejected) + "."
+        return message
+
+
+def _model_path(path: Path) -> Path:
+    """A relative model path is relative to the project root (where `models/` is committed)."""
+    if path.is_absolute() or path.exists():
+        return path
+    return Path(__file__).resolve().parents[1] / path

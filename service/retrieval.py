@@ -13,6 +13,7 @@ import threading
 import time
 from collections import Counter
 from dataclasses import dataclass
+from datetime import date
 
 import Stemmer
 from llama_index.core import VectorStoreIndex
@@ -23,9 +24,10 @@ from llama_index.core.schema import BaseNode, QueryBundle, TextNode
 from llama_index.retrievers.bm25 import BM25Retriever
 from llama_index.vector_stores.chroma import ChromaVectorStore
 
+from index.dates import parse_date
 from index.documents import Passage
 from index.embed import Embedder
-from index.store import ChromaStore, current_passage
+from index.store import ChromaStore, SentenceRecord, current_passage
 from service.config import RetrievalSettings
 from service.text import stem_set
 
@@ -38,11 +40,19 @@ class Hit:
 
 
 class Corpus:
-    """The in-process view of the collection: passages by id, sentence document frequencies, BM25."""
+    """The in-process view of the collection: passages by id, sentence document frequencies, BM25; and the
+    stored embedding and analysis of any passage's sentences, read from the store on demand."""
 
-    def __init__(self, passages: dict[str, Passage], bm25: BM25Retriever | None) -> None:
+    def __init__(
+        self, passages: dict[str, Passage], bm25: BM25Retriever | None, store: ChromaStore | None = None
+    ) -> None:
         self.passages = passages
         self.bm25 = bm25
+        self.store = store
+        self.published: dict[str, date] = {}  # document id -> its publication date, where known
+        for passage in passages.values():
+            if passage.document_id not in self.published and (day := parse_date(passage.published)):
+                self.published[passage.document_id] = day
         self.by_position = {(p.document_id, p.position): pid for pid, p in passages.items()}
         df: Counter[str] = Counter()
         self.sentences = 0
@@ -58,6 +68,13 @@ class Corpus:
 
     def df(self, stem: str) -> int:
         return self._df.get(stem, 0)
+
+    def sentence_records(self, passage_ids: list[str]) -> dict[str, SentenceRecord]:
+        """Stored sentence embeddings and analyses (by `sentence_id`) of these passages of the corpus."""
+        wanted = {pid: self.passages[pid] for pid in passage_ids if pid in self.passages}
+        if self.store is None or not wanted:
+            return {}
+        return self.store.sentence_records(wanted)
 
 
 class HybridRetriever:
@@ -129,7 +146,7 @@ class HybridRetriever:
                 similarity_top_k=min(self.settings.lexical_top_k, len(nodes)),
             )
             retrievers.append(bm25)
-        self._corpus = Corpus(passages, bm25)
+        self._corpus = Corpus(passages, bm25, self.store)
         # num_queries=1: no query generation, so the LLM is never called; MockLLM only keeps
         # QueryFusionRetriever from resolving a default OpenAI LLM at construction.
         self._fusion = QueryFusionRetriever(

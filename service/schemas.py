@@ -1,7 +1,13 @@
-"""Request and response models of the HTTP API (the response contract is described in the README)."""
+"""The answering core's request and response models: what `Verity.ask()` / `verify()` take and return.
+
+Every adapter (HTTP, Slack, CLI, eval) speaks these; the response contract is described in the README.
+Models only the HTTP API has (health, documents, the OpenAI-compatible request, the error envelope)
+live in `service/http/schemas.py`.
+"""
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -28,6 +34,12 @@ class AskRequest(BaseModel):
     question: str = Field(max_length=MAX_QUESTION_CHARS)
     history: list[Turn] = Field(default_factory=list, max_length=50)
     stream: bool = Field(default=False, strict=True)  # answer as server-sent events: `sentence`…, `done`
+    as_of: date | None = Field(
+        default=None,
+        description="the day the question is asked (YYYY-MM-DD, default today): its time words are read "
+        "against it, and articles published after it are not used",
+        examples=["2024-06-28"],
+    )
 
     @field_validator("question")
     @classmethod
@@ -45,44 +57,6 @@ class VerifyRequest(BaseModel):
         return _plain_text(value, "claim")
 
 
-class ChatContentPart(BaseModel):
-    """One part of an OpenAI message's content; only `text` parts are read."""
-
-    model_config = ConfigDict(extra="ignore")
-    type: str
-    text: str | None = None
-
-
-class ChatMessage(BaseModel):
-    """An OpenAI chat message. Other fields (`name`, `tool_calls`, …) are accepted and ignored."""
-
-    model_config = ConfigDict(extra="ignore")
-    role: Literal["system", "developer", "user", "assistant", "tool", "function"]
-    content: str | list[ChatContentPart] | None = None
-
-    @property
-    def text(self) -> str:
-        if isinstance(self.content, list):
-            return "\n".join(p.text for p in self.content if p.type == "text" and p.text)
-        return self.content or ""
-
-
-class ChatStreamOptions(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-    include_usage: bool = False
-
-
-class ChatCompletionRequest(BaseModel):
-    """`POST /v1/chat/completions`. The other OpenAI fields (temperature, max_tokens, tools, …) are
-    accepted and ignored: answers come from the corpus, under Verity's rules, whatever they say."""
-
-    model_config = ConfigDict(extra="allow")
-    model: str = Field(default="verity", max_length=200)
-    messages: list[ChatMessage] = Field(min_length=1, max_length=200)
-    stream: bool | None = Field(default=False, strict=True)
-    stream_options: ChatStreamOptions | None = None
-
-
 class Citation(BaseModel):
     id: int
     document_id: str
@@ -92,6 +66,15 @@ class Citation(BaseModel):
     end: int
     author: str | None = None
     published: str | None = Field(default=None, description="the article's date (YYYY-MM-DD), if known")
+
+
+class ShortAnswer(BaseModel):
+    """The exact span of a cited sentence that answers: `text == document.text[start:end]`."""
+
+    text: str
+    citation: int
+    start: int
+    end: int
 
 
 class Refusal(BaseModel):
@@ -118,13 +101,21 @@ class Removed(BaseModel):
     reason: str
 
 
+def lead(response: AskResponse) -> str:
+    """How adapters open an answer: the short answer in bold, then a dash ("**Eagles** — ...")."""
+    short = response.short_answer
+    return f"**{short.text}** — " if short is not None and response.status == "answered" else ""
+
+
 class AskResponse(BaseModel):
     status: Literal["answered", "refused"]
+    short_answer: ShortAnswer | None = None
     answer: str
     citations: list[Citation] = Field(default_factory=list)
     refusal: Refusal | None = None
     claims: list[Claim] = Field(default_factory=list)
     conflicts: list[Conflict] = Field(default_factory=list)
+    related: list[Citation] = Field(default_factory=list)  # near misses, not part of the answer
     resolved_question: str | None = None
     answerer: str = "extractive"
     removed: list[Removed] = Field(default_factory=list)
@@ -135,35 +126,3 @@ class VerifyResponse(BaseModel):
     verdict: Literal["supported", "refuted", "not_enough_info"]
     evidence: list[Citation]
     explanation: str
-
-
-class DocumentSummary(BaseModel):
-    id: str
-    title: str
-    author: str | None = None
-    published: str | None = None
-    url: str | None = None
-    passages: int
-
-
-class DocumentOut(BaseModel):
-    id: str
-    title: str
-    text: str
-    author: str | None = None
-    url: str | None = None
-    published: str | None = None
-    source: str | None = None
-    passages: int
-
-
-class Health(BaseModel):
-    status: Literal["ok", "starting", "unavailable"]
-    documents: int | None = None
-    passages: int | None = None
-    detail: str | None = None
-
-
-class ErrorBody(BaseModel):
-    code: str
-    message: str

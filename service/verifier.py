@@ -204,7 +204,11 @@ class Verifier:
         verb_ok = (
             root is None
             or key(root) in _LIGHT_VERBS
-            or any(same_verb(root, t) for t in self.parser(context))
+            or any(
+                same_verb(root, t)
+                for text in (*(c.window if leans else ()), c.sentence.text)
+                for t in self.parser.sentence(text)
+            )
             or c.dense >= 0.75
         )
         names_ok = all(_mentioned(e, present, context) for e in claim.parse.ents if e.label_ in _ROLE_TYPES)
@@ -213,7 +217,7 @@ class Verifier:
     # -- consistency checks --------------------------------------------------------------------------
     def conflict(self, claim: Question, c: Candidate, corpus: Corpus) -> Conflict | None:
         present = stem_set(f"{c.context} {c.sentence.text}")
-        evidence = self.parser(c.sentence.text)
+        evidence = self.parser.sentence(c.sentence.text)
         # the slot check first: its reason quotes the corpus's own phrase ("killed ... in Baghdad")
         checks = (self._slot_mismatch, self._swapped_role, self._swapped_entity, self._opposed, self._negated)
         for check in checks:

@@ -20,8 +20,8 @@ from fastapi.testclient import TestClient
 from local_site import Site, start_site
 
 from index.loaders import load_documents
-from service.app import create_app
 from service.config import Settings
+from service.http.app import create_app
 from service.pipeline import Verity
 
 REPO = Path(__file__).resolve().parents[1]

@@ -121,7 +121,8 @@ def _context(texts: list[str], block_id: str) -> Block:
 def source_text(citation: Citation) -> str:
     """One source as mrkdwn: its number, title and author, then the quoted sentence."""
     byline = f" — {escape(citation.author)}" if citation.author else ""
-    head = f"*[{citation.id}]* _{escape(citation.title)}_{byline}"
+    dated = f" ({citation.published})" if citation.published else ""
+    head = f"*[{citation.id}]* _{escape(citation.title)}_{byline}{dated}"
     return _truncate(f"{head}\n“{escape(citation.text)}”", MAX_SECTION_CHARS)
 
 
@@ -147,7 +148,9 @@ def render(response: AskResponse, question: str | None = None) -> list[SlackMess
         lines += [f"• {escape(claim)}" for claim in conflict.claims]
         for j, piece in enumerate(split_text("\n".join(lines))):
             blocks.append(_section(piece, f"conflict-{i}-{j}"))
-    blocks += [_section(piece, f"answer-{i}") for i, piece in enumerate(split_text(escape(response.answer)))]
+    short = response.short_answer if response.status == "answered" else None
+    answer = f"*{escape(short.text)}* — {escape(response.answer)}" if short else escape(response.answer)
+    blocks += [_section(piece, f"answer-{i}") for i, piece in enumerate(split_text(answer))]
     if response.citations:
         blocks.append({"type": "divider", "block_id": "sources"})
         sources = [source_text(c) for c in response.citations]

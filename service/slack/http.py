@@ -18,8 +18,9 @@ from slack_sdk.signature import SignatureVerifier
 from starlette.concurrency import run_in_threadpool
 
 from service.config import Settings
-from service.deps import AppState
 from service.errors import NotReady
+from service.http.deps import AppState
+from service.http.handlers import error_response
 from service.schemas import AskResponse, Turn
 from service.slack.bot import AskFunction, build_app
 
@@ -39,8 +40,6 @@ def ask_when_ready(state: AppState) -> AskFunction:
 
 def mount_slack(app: FastAPI, settings: Settings, state: AppState) -> App:
     """Add `POST /slack/events` to `app`, answering with the pipeline in `state`."""
-    from service.app import error_response
-
     bolt = build_app(settings, ask_when_ready(state))
     verifier = SignatureVerifier(
         settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else ""

@@ -12,7 +12,7 @@ from index.documents import Document
 from index.indexer import index_documents
 from index.loaders import load_documents
 from index.split import split_passages
-from index.store import ChromaStore, connect, content_hash
+from index.store import ChromaStore, Version, connect, content_hash
 from service.pipeline import Verity
 
 SEEDS = Path(__file__).resolve().parents[2] / "seeds"
@@ -44,7 +44,7 @@ def seeds() -> list[Document]:
 
 
 def _index(docs: list[Document], store: ChromaStore, verity: Verity, prune: bool = True) -> object:
-    return index_documents(docs, store, verity.embedder, prune=prune, progress=False)
+    return index_documents(docs, store, verity.embedder, verity.analyzer, prune=prune, progress=False)
 
 
 def test_boilerplate_is_not_stored_and_the_story_is(
@@ -76,7 +76,7 @@ def test_offsets_and_sentences_match_the_document(
 def test_reindexing_is_idempotent(store: ChromaStore, seeds: list[Document], verity: Verity) -> None:
     first = _index(seeds, store, verity)
     ids = sorted(sp.id for sp in store.iter_passages())
-    again = index_documents(seeds, store, verity.embedder, prune=True, progress=False)
+    again = index_documents(seeds, store, verity.embedder, verity.analyzer, prune=True, progress=False)
     assert again.written == 0 and again.unchanged == len(seeds) and again.passages == 0, (first, again)
     assert sorted(sp.id for sp in store.iter_passages()) == ids
 
@@ -84,7 +84,9 @@ def test_reindexing_is_idempotent(store: ChromaStore, seeds: list[Document], ver
 def test_changed_and_removed_documents(store: ChromaStore, seeds: list[Document], verity: Verity) -> None:
     _index(seeds, store, verity)
     changed = replace(seeds[0], text=seeds[0].text + "\n\nA new closing paragraph was added by the editors.")
-    summary = index_documents([changed, *seeds[2:]], store, verity.embedder, prune=True, progress=False)
+    summary = index_documents(
+        [changed, *seeds[2:]], store, verity.embedder, verity.analyzer, prune=True, progress=False
+    )
     assert summary.written == 1 and summary.removed == 1
     ids = {sp.passage.document_id for sp in store.iter_passages()}
     assert seeds[1].id not in ids and store.get_document(seeds[1].id) is None
@@ -149,9 +151,9 @@ def test_many_groups_store_what_one_group_stores(
     one = ChromaStore(connect(tmp_path / "one"), "one")
     many = ChromaStore(connect(tmp_path / "many"), "many")
     docs = [*seeds, *(_article(n) for n in range(6))]
-    first = index_documents(docs, one, verity.embedder, progress=False)
+    first = index_documents(docs, one, verity.embedder, verity.analyzer, progress=False)
     monkeypatch.setattr(indexer, "_GROUP", 8)  # a group every document or two
-    second = index_documents(docs, many, verity.embedder, progress=False)
+    second = index_documents(docs, many, verity.embedder, verity.analyzer, progress=False)
     assert (first.written, first.passages) == (second.written, second.passages) == (len(docs), one.count())
     assert first.duplicates == second.duplicates > 0
     assert _snapshot(one) == _snapshot(many)  # same passages, same near-duplicates across groups
@@ -166,7 +168,7 @@ def test_a_failing_write_stops_indexing_and_leaves_only_whole_documents(
     import index.indexer as indexer
 
     docs = [_article(n) for n in range(12)]
-    index_documents(docs[:4], store, verity.embedder, progress=False)
+    index_documents(docs[:4], store, verity.embedder, verity.analyzer, progress=False)
     before = _snapshot(store)
     changed = [_article(n, "\n\nA late amendment was tabled.") for n in range(4)] + docs[4:]
     monkeypatch.setattr(indexer, "_GROUP", 6)
@@ -182,7 +184,7 @@ def test_a_failing_write_stops_indexing_and_leaves_only_whole_documents(
 
     monkeypatch.setattr(ChromaStore, "put_documents", flaky)
     with pytest.raises(ConnectionError, match="store went away"):
-        index_documents(changed, store, verity.embedder, progress=False)
+        index_documents(changed, store, verity.embedder, verity.analyzer, progress=False)
     assert calls == 2  # no group is written after the failure
     digests, passages = _snapshot(store)
     assert 0 < len(set(digests.items()) - set(before[0].items())) < len(changed)
@@ -191,7 +193,9 @@ def test_a_failing_write_stops_indexing_and_leaves_only_whole_documents(
         stored = store.get_document(doc_id)
         assert stored is not None and len(mine) == stored.passages > 0
     monkeypatch.setattr(ChromaStore, "put_documents", real)
-    index_documents(changed, store, verity.embedder, progress=False)  # a rerun completes the rest
+    index_documents(
+        changed, store, verity.embedder, verity.analyzer, progress=False
+    )  # a rerun completes the rest
     assert store.document_digests() == {d.id: content_hash(d) for d in changed}
 
 
@@ -213,7 +217,9 @@ def test_a_failing_embedding_stops_the_writer_after_what_it_was_given(
 
     monkeypatch.setattr(verity.embedder, "encode", failing)
     with pytest.raises(KeyboardInterrupt):
-        index_documents([_article(n) for n in range(12)], store, verity.embedder, progress=False)
+        index_documents(
+            [_article(n) for n in range(12)], store, verity.embedder, verity.analyzer, progress=False
+        )
     digests, passages = _snapshot(store)
     # the group being written is finished, the one waiting for the writer may be dropped: whole
     # documents of the groups embedded before the failure, and no passage without its record
@@ -227,11 +233,18 @@ def test_a_failed_record_write_rolls_back_only_uncommitted_documents(
     import index.store as store_module
 
     old = [_article(n) for n in range(5)]
-    index_documents(old, store, verity.embedder, progress=False)
+    index_documents(old, store, verity.embedder, verity.analyzer, progress=False)
     before = _snapshot(store)
     new = [_article(n, "\n\nThe vote was postponed.") for n in range(5)]
-    vectors = [verity.embedder.encode([p.text for p in split_passages(d, 3)]) for d in new]
-    batch = [(d, content_hash(d), split_passages(d, 3), v) for d, v in zip(new, vectors, strict=True)]
+    batch = []
+    for d in new:
+        passages = split_passages(d, 3)
+        texts = [s.text for p in passages for s in p.sentences]
+        vectors = verity.embedder.encode(texts)
+        batch.append(
+            Version(d, content_hash(d), passages, verity.embedder.encode([p.text for p in passages]),
+                    vectors, verity.analyzer.analyse(texts))
+        )  # fmt: skip
     monkeypatch.setattr(store_module, "_RECORDS", 2)
     upsert = store.documents.upsert
     calls = 0
@@ -270,7 +283,7 @@ def test_the_retriever_sees_an_index_on_the_next_query(
         rebuild()
 
     monkeypatch.setattr(retriever, "_rebuild", counted)
-    index_documents([_article(7)], store, verity.embedder, progress=False)
+    index_documents([_article(7)], store, verity.embedder, verity.analyzer, progress=False)
     assert retriever.retrieve("Harbor7 plan delay") == []  # not invalidated: the next check is far off
     retriever.invalidate()
     assert rebuilds == 0  # invalidating costs nothing by itself

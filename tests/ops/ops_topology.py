@@ -22,8 +22,8 @@ import httpx
 import pytest
 import uvicorn
 
-from service.app import create_app
 from service.config import Settings
+from service.http.app import create_app
 
 BIN = Path(sys.executable).parent
 REPO = Path(__file__).resolve().parents[2]

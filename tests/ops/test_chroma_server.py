@@ -58,7 +58,7 @@ def test_a_replica_sees_what_another_one_indexed(topology: Topology) -> None:
     verity = topology.api.app.state.verity_state.verity
     other = ChromaStore(connect(url=topology.chroma.url), topology.settings.collection)
     before = topology.client.get("/healthz").json()
-    index_documents([LIGHTHOUSE], other, verity.embedder, progress=False)
+    index_documents([LIGHTHOUSE], other, verity.embedder, verity.analyzer, progress=False)
     try:
 
         def cites_lighthouse() -> bool:

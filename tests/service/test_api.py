@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from service.app import create_app
 from service.config import Settings
+from service.http.app import create_app
 from service.pipeline import Verity
 
 SEEDS = Path(__file__).resolve().parents[2] / "seeds"

@@ -18,8 +18,8 @@ from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 from pydantic import SecretStr
 
-from service.app import create_app
 from service.config import Settings
+from service.http.app import create_app
 from service.pipeline import Verity
 
 KEY = "bad-input-key"

@@ -13,8 +13,8 @@ from local_site import PAGES, Site
 from pydantic import SecretStr
 
 from index.sources import url_id
-from service.app import create_app
 from service.config import FetchSettings, Settings
+from service.http.app import create_app
 from service.pipeline import Verity
 
 KEY = "web-test-key"

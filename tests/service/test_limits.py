@@ -13,9 +13,9 @@ from fastapi.testclient import TestClient
 from pydantic import SecretStr
 from starlette.types import Message, Receive, Scope, Send
 
-from service.app import create_app
 from service.config import Settings
-from service.limits import BodySizeLimit, RateLimiter
+from service.http.app import create_app
+from service.http.limits import BodySizeLimit, RateLimiter
 from service.pipeline import Verity
 
 KEY = "limits-key"
@@ -79,7 +79,7 @@ def test_zero_disables_the_limit() -> None:
 
 
 def test_idle_buckets_are_forgotten(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("service.limits._MAX_CLIENTS", 10)
+    monkeypatch.setattr("service.http.limits._MAX_CLIENTS", 10)
     clock = Clock()
     limiter = RateLimiter(6, clock=clock)
     for i in range(10):

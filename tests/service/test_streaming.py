@@ -12,8 +12,8 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 
-from service import sse
 from service.errors import StoreUnavailable
+from service.http import sse
 from service.pipeline import StreamEvent, Verity
 
 QUESTION = "Who urged Trump to kill Soleimani after Iran shot down a U.S. drone?"

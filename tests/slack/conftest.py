@@ -10,8 +10,8 @@ import pytest
 from fastapi.testclient import TestClient
 from slackfake import FakeSlack, SlackClient, handler, slack_settings
 
-from service.app import create_app
 from service.config import Settings
+from service.http.app import create_app
 from service.pipeline import Verity
 
 

@@ -17,8 +17,8 @@ from pydantic import SecretStr
 from slack_sdk.signature import Clock, SignatureVerifier
 from slackfake import HUMAN, SECRET, FakeSlack, event_body, sign, slack_settings
 
-from service.app import create_app
 from service.config import Settings
+from service.http.app import create_app
 
 # Slack's documented example (https://api.slack.com/authentication/verifying-requests-from-slack)
 EXAMPLE_TIMESTAMP = 1531420618

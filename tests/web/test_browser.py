@@ -24,8 +24,8 @@ import uvicorn
 from fastapi import FastAPI
 from playwright.sync_api import Browser, Locator, Page, expect, sync_playwright
 
-from service.app import create_app
 from service.config import Settings
+from service.http.app import create_app
 from service.pipeline import Verity
 
 REPO = Path(__file__).resolve().parents[2]

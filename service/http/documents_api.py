@@ -41,11 +41,11 @@ from index.clean import clean_document
 from index.documents import Document, RawDocument
 from index.split import split_passages
 from index.webpage import ExtractionError
-from service.auth import WriterAuth
-from service.deps import SettingsDep, VerityDep
 from service.errors import BadRequest, FetchFailed, NotFound, StoreUnavailable
-from service.ingest import fetch_documents
-from service.schemas import ErrorBody
+from service.http.auth import WriterAuth
+from service.http.deps import SettingsDep, VerityDep
+from service.http.ingest import fetch_documents
+from service.http.schemas import ErrorBody
 
 if TYPE_CHECKING:
     from service.pipeline import Verity
@@ -177,7 +177,7 @@ def _item_kind(item: Any) -> str:
     return "url item" if isinstance(item, UrlDocumentIn) else "text item"
 
 
-# the tags appear in validation errors' locations; the error handler leaves them out (service/app.py)
+# the tags appear in validation errors' locations; the error handler leaves them out (http/handlers.py)
 ITEM_TAGS = frozenset({"text item", "html item", "url item"})
 Item = Annotated[
     Annotated[DocumentIn, Tag("text item")]

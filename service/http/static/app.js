@@ -355,6 +355,10 @@ function renderResponse(response, index, asked) {
   if (resolved && asked && normalise(resolved) !== normalise(asked.content)) {
     item.append(el("p", { class: "resolved" }, "Understood as: ", el("q", {}, resolved)));
   }
+  if (!refused && response.short_answer) {
+    const short = response.short_answer;
+    item.append(el("p", { class: "short-answer" }, el("strong", {}, short.text), " ", citeLink(short.citation, context)));
+  }
   item.append(renderMarkedText(response.answer, context, "answer-text"));
   for (const conflict of response.conflicts || []) item.append(renderConflict(conflict, context));
   if (citations.length) item.append(renderSourceList(context, refused));
@@ -418,6 +422,7 @@ function renderSourceList(context, refused) {
       " ",
       el("span", { class: "source-title" }, cited[0].title),
       cited[0].author ? el("span", { class: "source-author" }, ` — ${cited[0].author}`) : null,
+      cited[0].published ? el("time", { class: "source-date", datetime: cited[0].published }, ` (${cited[0].published})`) : null,
     ),
   );
   const heading = refused ? "What the articles say" : "Sources";

@@ -24,13 +24,14 @@ from fastapi import APIRouter
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ValidationError
 
-from service import sse
-from service.auth import ReaderAuth
-from service.deps import VerityDep
 from service.errors import BadRequest, NotFound
-from service.limits import RateLimit
-from service.observability import MetricsDep
-from service.schemas import AskRequest, AskResponse, ChatCompletionRequest, ChatMessage, ErrorBody, Turn
+from service.http import sse
+from service.http.auth import ReaderAuth
+from service.http.deps import VerityDep
+from service.http.limits import RateLimit
+from service.http.observability import MetricsDep
+from service.http.schemas import ChatCompletionRequest, ChatMessage, ErrorBody
+from service.schemas import AskRequest, AskResponse, Turn, lead
 
 if TYPE_CHECKING:  # the pipeline module is heavy to import; only its types are needed here
     from service.pipeline import StreamEvent
@@ -123,12 +124,14 @@ def chat_completions(
     prompt_tokens = _tokens(" ".join(m.text for m in request.messages))
     if request.stream:
         include_usage = bool(request.stream_options and request.stream_options.include_usage)
-        events = sse.started(metrics.observe_events(verity.ask_stream(ask.question, ask.history)))
+        events = sse.started(
+            metrics.observe_events(verity.ask_stream(ask.question, ask.history, request.as_of))
+        )
         chunks = _chunks(events, prompt_tokens, include_usage)
         return sse.response(sse.guarded(chunks, sse.encode_json))
-    response = verity.ask(ask.question, ask.history)
+    response = verity.ask(ask.question, ask.history, request.as_of)
     metrics.record_answer(response)
-    content = response.answer + sources(response)
+    content = lead(response) + response.answer + sources(response)
     return ChatCompletion(
         id=_completion_id(),
         created=int(time.time()),

@@ -1,7 +1,7 @@
 """The web chat page: `GET /` and its three static files, served by the app itself.
 
-The page is plain HTML, CSS and JavaScript in `service/static/` (no build step, no CDN, no external font),
-so it works offline and from an installed wheel (`package-data`). It is a thin adapter like the others:
+The page is plain HTML, CSS and JavaScript in `service/http/static/` (no build step, no CDN, no external
+font), so it works offline and from an installed wheel (`package-data`). It is a thin adapter like the others:
 everything it shows comes from the public API (`POST /v1/ask` in its streaming mode, `GET /v1/documents`).
 A strict Content-Security-Policy keeps the page from loading or running anything but its own files.
 """

@@ -23,9 +23,9 @@ from fastapi import Depends, FastAPI, Request
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from service.auth import is_valid_key, key_fingerprint, presented_key
 from service.config import Settings
 from service.errors import RateLimited
+from service.http.auth import is_valid_key, key_fingerprint, presented_key
 
 _MAX_CLIENTS = 10_000  # buckets kept before idle (full) ones are dropped
 

@@ -3,7 +3,7 @@
 
 The network is the slow part of such a request and may fail in many ways that are nobody's bug; here
 they become `ErrorBody`s (`not_found`, `timeout`, `not_html`, `too_large`, `disallowed`, `no_text`, …)
-so that `service/documents_api.py` can write the other items and say what happened to each.
+so that `service/http/documents_api.py` can write the other items and say what happened to each.
 """
 
 from __future__ import annotations
@@ -12,11 +12,11 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from index.documents import Document
-from service.schemas import ErrorBody
+from service.http.schemas import ErrorBody
 
 if TYPE_CHECKING:
     from index.fetch import FetchOptions
-    from service.documents_api import UrlDocumentIn
+    from service.http.documents_api import UrlDocumentIn
 
 
 def fetch_documents(

@@ -26,11 +26,11 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 from fastapi import APIRouter, Depends, FastAPI, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
-from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from service.deps import AppState
+from service.http.deps import AppState
 
 if TYPE_CHECKING:
     from service.pipeline import StreamEvent
@@ -123,6 +123,14 @@ class _IndexCollector(Collector):
         )
         if verity is None:
             return
+        work = CounterMetricFamily(
+            "verity_query_time_sentences",
+            "corpus sentences embedded or parsed while answering (0 on a current index: both are stored)",
+            labels=["work"],
+        )
+        for kind, n in sorted(verity.work.counts.items()):
+            work.add_metric([kind], n)
+        yield work
         try:
             documents, passages = int(verity.store.documents.count()), verity.store.count()
         except Exception as exc:  # noqa: BLE001 - a store that is down must not break the scrape

@@ -2,7 +2,7 @@
 
 Routes are plain `def`s: the pipeline is CPU-bound and synchronous, so FastAPI runs them in its
 threadpool and the event loop stays free for health checks. Errors are raised as `VerityError`s and
-mapped to JSON by the one handler in `app.py`.
+mapped to JSON by the one handler in `handlers.py`.
 """
 
 from __future__ import annotations
@@ -13,21 +13,13 @@ from typing import TYPE_CHECKING
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse, StreamingResponse
 
-from service import sse
-from service.auth import ReaderAuth
-from service.deps import StateDep, VerityDep
-from service.limits import RateLimit
-from service.observability import MetricsDep
-from service.schemas import (
-    AskRequest,
-    AskResponse,
-    DocumentOut,
-    DocumentSummary,
-    ErrorBody,
-    Health,
-    VerifyRequest,
-    VerifyResponse,
-)
+from service.http import sse
+from service.http.auth import ReaderAuth
+from service.http.deps import StateDep, VerityDep
+from service.http.limits import RateLimit
+from service.http.observability import MetricsDep
+from service.http.schemas import DocumentOut, DocumentSummary, ErrorBody, Health
+from service.schemas import AskRequest, AskResponse, VerifyRequest, VerifyResponse
 
 if TYPE_CHECKING:
     from index.store import StoredDocument
@@ -63,10 +55,11 @@ def ask(request: AskRequest, verity: VerityDep, metrics: MetricsDep) -> AskRespo
     With `"stream": true` the answer comes as server-sent events, each sentence once it is verified.
     """
     if not request.stream:
-        response = verity.ask(request.question, request.history)
+        response = verity.ask(request.question, request.history, request.as_of)
         metrics.record_answer(response)
         return response
-    events = sse.started(metrics.observe_events(verity.ask_stream(request.question, request.history)))
+    events = verity.ask_stream(request.question, request.history, request.as_of)
+    events = sse.started(metrics.observe_events(events))
     chunks = (sse.encode_json(event.data, event.event) for event in events)
     return sse.response(sse.guarded(chunks, lambda error: sse.encode_json(error, "error")))
 
@@ -140,6 +133,12 @@ def healthz(state: StateDep) -> Health | JSONResponse:
     except Exception as exc:  # noqa: BLE001 - any store failure means "unavailable", not a 500
         log.warning("health check: store unavailable: %s", exc)
         return _unhealthy(Health(status="unavailable", detail=f"store unavailable: {exc}"))
+    if verity.outdated:
+        detail = (
+            f"{verity.outdated} documents were indexed by an older version of Verity: "
+            "rerun `verity index` to rewrite the index"
+        )
+        return _unhealthy(Health(status="outdated", documents=documents, passages=passages, detail=detail))
     return Health(status="ok", documents=documents, passages=passages)
 
 

@@ -1,0 +1,399 @@
+"""Fit the learned reader (`service/reader.py`) on ../shared/news/train — `make train`.
+
+Data: `train/questions.jsonl` with each question's own search results from `train/articles.jsonl`,
+cleaned, dated and split exactly as `verity index` does. The articles of each week's questions form a
+pool, as a served corpus holds many stories; for each question the sentences of its best-matching
+passages in its week's pool (BM25, the serving retriever's lexical half) become candidates, scored
+with the serving code's signals (`ExtractiveComposer.score`, `Reader.sentence_rows`).
+A candidate containing a gold answer string (whole word, any case) is a positive, the rest negatives;
+questions whose articles lack the answer have no positive and teach the refusal threshold.
+
+Held out for the figures: every fifth week (by `as_of`), never used to fit. The artifact is then refitted
+on all weeks. Deterministic: no sampling, Newton's method from zero, questions in file order.
+Never reads ../shared/news/dev or any eval set.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import sys
+import time
+from collections import Counter, defaultdict
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+from index.analysis import Analyzer  # noqa: E402
+from index.dates import parse_date, with_published  # noqa: E402
+from index.documents import Passage  # noqa: E402
+from index.embed import Embedder  # noqa: E402
+from index.loaders import load_documents  # noqa: E402
+from index.split import split_passages  # noqa: E402
+from service.config import Settings  # noqa: E402
+from service.extractive import ExtractiveComposer  # noqa: E402
+from service.question import analyse  # noqa: E402
+from service.reader import (  # noqa: E402
+    NO_ENTITY,
+    SENTENCE_FEATURES,
+    SPAN_FEATURES,
+    Model,
+    Reader,
+    ReaderModel,
+    answer_key,
+)
+from service.retrieval import Corpus, Hit  # noqa: E402
+from service.text import Parser  # noqa: E402
+from service.timescope import scope_of  # noqa: E402
+
+
+def log(msg: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {msg}", flush=True)
+
+
+def contains(text: str, alternatives: list[str]) -> bool:
+    low = text.lower()
+    return any(re.search(rf"(?<!\w){re.escape(a.lower())}(?!\w)", low) for a in alternatives if a)
+
+
+def span_matches(span: str, alternatives: list[str]) -> bool:
+    low = span.lower()
+    return any(a and a.lower() in low and len(low) <= 3 * len(a) + 12 for a in alternatives)
+
+
+class Searcher:
+    """BM25 (bm25s, the serving retriever's lexical half) over one week's pool of passages."""
+
+    def __init__(self, pids: list[str], passages: dict[str, Passage]) -> None:
+        import bm25s
+        import Stemmer
+
+        self.pids = pids
+        self.stemmer = Stemmer.Stemmer("english")
+        tokens = bm25s.tokenize(
+            [passages[p].text for p in pids], stopwords="en", stemmer=self.stemmer, show_progress=False
+        )
+        self.model = bm25s.BM25()
+        self.model.index(tokens, show_progress=False)
+
+    def top(self, question: str, k: int) -> list[str]:
+        import bm25s
+
+        query = bm25s.tokenize([question], stopwords="en", stemmer=self.stemmer, show_progress=False)
+        if not self.pids or not query.vocab:
+            return []
+        docs, scores = self.model.retrieve(query, k=min(k, len(self.pids)), show_progress=False)
+        return [self.pids[int(i)] for i, s in zip(docs[0], scores[0], strict=True) if s > 0]
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "news" / "train")
+    ap.add_argument("--out", type=Path, default=ROOT / "models" / "reader.json")
+    ap.add_argument("--passages", type=int, default=6, help="BM25 passages per question")
+    ap.add_argument("--limit", type=int, default=0, help="first N questions only (a quick trial)")
+    ap.add_argument(
+        "--cache", type=Path, default=ROOT / "test-output" / "train-cache",
+        help="embeddings and parses of the candidate sentences, reused by the next run (same model)",
+    )  # fmt: skip
+    args = ap.parse_args()
+    started = time.time()
+    settings = Settings()
+    embedder = Embedder(settings.embed_model, 128)
+    analyzer = Analyzer(settings.spacy_model)
+    parser = Parser(analyzer, cache_size=10_000_000)
+    untrained = Model([], [], [], [], 0.0)
+    composer = ExtractiveComposer(
+        embedder, parser, settings.answer, Reader(ReaderModel(untrained, untrained, {}, 0.5, 0.5), parser)
+    )
+
+    questions = [json.loads(line) for line in (args.data / "questions.jsonl").open()]
+    if args.limit:
+        questions = questions[: args.limit]
+    wanted = {a for q in questions for a in q["articles"]}
+    log(f"{len(questions)} questions; loading {len(wanted)} articles")
+    documents = {
+        d.id: with_published(d) for d in load_documents(args.data / "articles.jsonl") if d.id in wanted
+    }
+    passages: dict[str, Passage] = {}
+    of_doc: dict[str, list[str]] = defaultdict(list)
+    for doc in documents.values():
+        for p in split_passages(doc, settings.sentences_per_passage):
+            pid = f"{doc.id}:{p.position:05d}"
+            passages[pid] = p
+            of_doc[doc.id].append(pid)
+    corpus = Corpus(passages, None, None)
+    for doc in documents.values():
+        if (day := parse_date(doc.published)) is not None:
+            corpus.published[doc.id] = day
+    log(f"{len(passages)} passages, {corpus.sentences} sentences, {len(corpus.published)} dated documents")
+
+    # candidates per question, as the composer builds them, retrieved (BM25) from its week's pool: like
+    # a served corpus, the pool holds the results of every question of that week, so a question meets
+    # other stories' sentences as well as its own articles'
+    week_of = {q["id"]: q["id"].rsplit("_", 1)[0] for q in questions}
+    pools: dict[str, list[str]] = defaultdict(list)
+    for q in questions:
+        for a in q["articles"]:
+            pools[week_of[q["id"]]].extend(
+                pid for pid in of_doc.get(a, []) if pid not in pools[week_of[q["id"]]]
+            )
+    searchers = {week: Searcher(pids, passages) for week, pids in pools.items()}
+    items: list[dict[str, Any]] = []
+    for q in questions:
+        top = searchers[week_of[q["id"]]].top(q["question"], args.passages)
+        hits = [Hit(pid, passages[pid], 0.0) for pid in top]
+        question = analyse(q["question"], parser)
+        candidates = composer.candidates(hits, corpus)
+        items.append({"q": q, "question": question, "candidates": candidates, "corpus": corpus})
+    texts = sorted({c.sentence.text for it in items for c in it["candidates"]}
+                   | {t for it in items for c in it["candidates"] for t in c.window})  # fmt: skip
+    vectors = embed_and_parse(texts, embedder, analyzer, parser, args.cache)
+    log("scoring")
+    embedder.encode_cached([it["question"].text for it in items])  # the questions in one batch, then cached
+    for it in items:
+        for c in it["candidates"]:
+            c.vector = vectors[c.sentence.text]
+        composer.score(it["question"], it["candidates"], corpus)
+        alts = it["q"]["must"][0] if it["q"]["must"] else []
+        it["labels"] = [contains(c.sentence.text, alts) for c in it["candidates"]]
+        it["scope"] = scope_of(it["q"]["question"], date.fromisoformat(it["q"]["as_of"]))
+
+    labels = label_table(items, parser)
+    holdout = {w for i, w in enumerate(sorted({it["q"]["as_of"][:7] for it in items})) if i % 5 == 4}
+    fit_items = [it for it in items if it["q"]["as_of"][:7] not in holdout]
+    held_items = [it for it in items if it["q"]["as_of"][:7] in holdout]
+    log(f"fit on {len(fit_items)} questions, {len(held_items)} held out ({len(holdout)} months)")
+    trial = train(fit_items, labels, parser)
+    figures = {
+        "held_out": evaluate(trial, held_items, parser),
+        "fitted_on": evaluate(trial, fit_items, parser),
+    }
+    final = train(items, labels, parser)
+    final.card = {
+        "data": "../shared/news/train (questions.jsonl + articles.jsonl)",
+        "command": "make train",
+        "questions": len(items),
+        "held_out_months": sorted(holdout),
+        "figures": figures,
+        "seconds": round(time.time() - started),
+    }
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    final.dump(args.out)
+    write_card(args.out.parent / "README.md", final, args)
+    log(f"wrote {args.out}: {json.dumps(figures)}")
+
+
+def write_card(path: Path, model: ReaderModel, args: argparse.Namespace) -> None:
+    """models/README.md: what the artifact is, the data and command that made it, and its figures."""
+    card = model.card
+    rows = ["| figure | held-out months | fitted months |", "|---|---|---|"]
+    for key in card["figures"]["held_out"]:
+        rows.append(f"| {key} | {card['figures']['held_out'][key]} | {card['figures']['fitted_on'][key]} |")
+    pairs = zip(model.sentence.features, model.sentence.weights, strict=True)
+    weights = ", ".join(f"{name} {w:+.2f}" for name, w in sorted(pairs, key=lambda p: -abs(p[1]))[:8])
+    text = f"""# models/
+
+## reader.json — the learned reader (`service/reader.py`)
+
+Two logistic models and a label table, {args.out.stat().st_size // 1024} KB of JSON, loaded at start from
+`VERITY_READER_MODEL` (default `models/reader.json`):
+
+* the **sentence model**: P(a candidate sentence answers the question) over {len(model.sentence.features)}
+  signals; a question is refused when no sentence reaches **{model.threshold}**;
+* the **span model**: P(an entity or noun chunk of the answering sentence is the answer) over
+  {len(model.span.features)} signals; no short answer below **{model.span_threshold}**;
+* the **label table**: P(entity label | what is asked) for {len(model.labels)} answer types and focus nouns.
+
+**Data**: {card["data"]} only — never the dev sets or the seeds' eval sets. {card["questions"]} questions;
+for each, the sentences of its {args.passages} best BM25 passages in its week's pool (the results of every
+question of that week, cleaned, dated and split as `verity index` does) are candidates; one containing a
+gold answer string is a positive.
+**Command**: `{card["command"]}` (`scripts/train_reader.py`; deterministic: Newton's method from zero, no
+sampling; {card["seconds"]} s on this machine, most of it embedding and parsing the candidates once).
+
+**Figures** (the same scoring on the training pool's candidates; held out: the months
+{", ".join(card["held_out_months"])}, never used to fit — the committed model is then refitted on all):
+
+{chr(10).join(rows)}
+
+Largest standardised sentence weights: {weights}.
+
+The dev figures (`make eval`, docs/EVALUATION.md) are the measure; these are the reader's own.
+"""
+    path.write_text(text)
+
+
+def embed_and_parse(
+    texts: list[str], embedder: Embedder, analyzer: Analyzer, parser: Parser, cache: Path
+) -> dict[str, np.ndarray]:
+    """Vectors of `texts`, their parses put in the parser's cache; computed once, then read from `cache`."""
+    cache.mkdir(parents=True, exist_ok=True)
+    known: dict[str, tuple[np.ndarray, str]] = {}
+    vec_file, meta_file = cache / "vectors.npy", cache / "sentences.jsonl"
+    if vec_file.exists() and meta_file.exists():
+        stored = np.load(vec_file)
+        for row, line in zip(stored, meta_file.open(), strict=True):
+            text, analysis = json.loads(line)
+            known[text] = (row, analysis)
+    todo = [t for t in texts if t not in known]
+    log(f"embedding and parsing {len(todo)} sentences ({len(texts) - len(todo)} cached)")
+    for i in range(0, len(todo), 2048):
+        chunk = todo[i : i + 2048]
+        for text, vector, analysis in zip(
+            chunk, embedder.encode(chunk), analyzer.analyse(chunk), strict=True
+        ):
+            known[text] = (vector, analysis)
+        log(f"  {min(i + 2048, len(todo))}/{len(todo)}")
+    if todo:
+        order = list(known)
+        np.save(vec_file, np.stack([known[t][0] for t in order]))
+        with meta_file.open("w") as out:
+            for t in order:
+                out.write(json.dumps([t, known[t][1]]) + "\n")
+    parser.preload({t: known[t][1] for t in texts})
+    return {t: known[t][0] for t in texts}
+
+
+def label_table(items: list[dict[str, Any]], parser: Parser) -> dict[str, dict[str, float]]:
+    """P(entity label | answer key) from the gold answers found in positive sentences (add-one smoothed)."""
+    counts: dict[str, Counter[str]] = defaultdict(Counter)
+    for it in items:
+        alts = it["q"]["must"][0] if it["q"]["must"] else []
+        key = answer_key(it["question"])
+        for c, positive in zip(it["candidates"], it["labels"], strict=True):
+            if not positive:
+                continue
+            doc = parser.sentence(c.sentence.text)
+            label = next((e.label_ for e in doc.ents if span_matches(e.text, alts)), NO_ENTITY)
+            counts[key][label] += 1
+            counts["any"][label] += 1
+            break  # one per question
+    table: dict[str, dict[str, float]] = {}
+    for key, counter in counts.items():
+        total = sum(counter.values())
+        if key != "any" and total < 3:
+            continue  # too few: the "any" row serves it
+        row = {label: (n + 0.5) / (total + 10) for label, n in counter.items()}
+        row["_other"] = 0.5 / (total + 10)
+        table[key] = row
+    return table
+
+
+def train(items: list[dict[str, Any]], labels: dict[str, dict[str, float]], parser: Parser) -> ReaderModel:
+    untrained = Model([], [], [], [], 0.0)
+    model = ReaderModel(untrained, untrained, labels, 0.5, 0.5)
+    reader = Reader(model, parser)
+    rows, ys = [], []
+    for it in items:
+        it["rows"] = reader.sentence_rows(it["question"], it["candidates"], it["corpus"], it["scope"])
+        rows.append(it["rows"])
+        ys.extend(it["labels"])
+    x = np.vstack([r for r in rows if len(r)])
+    model.sentence = Model.fit(SENTENCE_FEATURES, x, np.asarray(ys, dtype=float))
+    # refusal threshold: the best question-level accuracy (answer right, or refuse when nothing answers)
+    tops = []
+    for it in items:
+        probs = model.sentence.predict(it["rows"]) if len(it["rows"]) else np.zeros(0)
+        it["probs"] = probs
+        if len(probs):
+            best = int(np.argmax(probs))
+            tops.append((float(probs[best]), bool(it["labels"][best]), any(it["labels"])))
+        else:
+            tops.append((0.0, False, False))
+    model.threshold = best_threshold(tops)
+    # span model on the answering sentences
+    span_rows, span_ys = [], []
+    for it in items:
+        alts = it["q"]["must"][0] if it["q"]["must"] else []
+        order = np.argsort(-it["probs"]) if len(it["probs"]) else []
+        others = [it["candidates"][int(i)].sentence.text for i in order[:5]]
+        for c, positive, p in zip(it["candidates"], it["labels"], it["probs"], strict=True):
+            if not positive:
+                continue
+            spans = reader.spans(it["question"], c.sentence.text)
+            if not spans:
+                continue
+            span_rows.append(reader.span_rows(it["question"], c.sentence.text, spans, others, float(p)))
+            span_ys.extend(span_matches(s.text, alts) for s in spans)
+    model.span = Model.fit(SPAN_FEATURES, np.vstack(span_rows), np.asarray(span_ys, dtype=float))
+    # the span threshold: a short answer pays when right and costs half as much when wrong
+    best_probs = np.concatenate([model.span.predict(r).max(keepdims=True) for r in span_rows])
+    best_right = []
+    for r, rows in zip(span_rows, _split_labels(span_rows, span_ys), strict=True):
+        best_right.append(bool(rows[int(np.argmax(model.span.predict(r)))]))
+    gains = [
+        (sum(1.0 if right else -0.5 for p, right in zip(best_probs, best_right, strict=True) if p >= t), t)
+        for t in np.linspace(0.02, 0.8, 40)
+    ]
+    model.span_threshold = round(float(max(gains)[1]), 3)
+    return model
+
+
+def _split_labels(rows: list[np.ndarray], labels: list[bool]) -> list[list[bool]]:
+    out, at = [], 0
+    for r in rows:
+        out.append(labels[at : at + len(r)])
+        at += len(r)
+    return out
+
+
+def best_threshold(tops: list[tuple[float, bool, bool]]) -> float:
+    best, chosen = -1.0, 0.5
+    for t in np.linspace(0.02, 0.9, 89):
+        answerable = [(p >= t and right) for p, right, has in tops if has]
+        refusable = [p < t for p, _, has in tops if not has]
+        # balanced: right answers on questions that have one, refusals on those that do not
+        score = 0.5 * (np.mean(answerable) if answerable else 0) + 0.5 * (
+            np.mean(refusable) if refusable else 0
+        )
+        if score > best:
+            best, chosen = float(score), float(t)
+    return round(chosen, 3)
+
+
+def evaluate(model: ReaderModel, items: list[dict[str, Any]], parser: Parser) -> dict[str, float]:
+    reader = Reader(model, parser)
+    n_has = n_none = lead = refused_none = false_refusal = short = 0
+    for it in items:
+        rows = reader.sentence_rows(it["question"], it["candidates"], it["corpus"], it["scope"])
+        probs = model.sentence.predict(rows) if len(rows) else np.zeros(0)
+        has = any(it["labels"])
+        answered = bool(len(probs)) and float(probs.max()) >= model.threshold
+        if has:
+            n_has += 1
+            if not answered:
+                false_refusal += 1
+                continue
+            best = int(np.argmax(probs))
+            lead += int(it["labels"][best])
+            order = np.argsort(-probs)
+            others = [it["candidates"][int(i)].sentence.text for i in order[:5]]
+            span = reader.short_answer(
+                it["question"], it["candidates"][best].sentence.text, others, float(probs[best])
+            )
+            alts = it["q"]["must"][0]
+            short += int(span is not None and any(a.lower() in span.text.lower() for a in alts))
+        else:
+            n_none += 1
+            refused_none += int(not answered)
+    return {
+        "answerable_questions": n_has,
+        "lead_accuracy": round(lead / max(n_has, 1), 3),
+        "short_answer_accuracy": round(short / max(n_has, 1), 3),
+        "false_refusal": round(false_refusal / max(n_has, 1), 3),
+        "unanswerable_questions": n_none,
+        "unanswerable_refused": round(refused_none / max(n_none, 1), 3),
+    }
+
+
+if __name__ == "__main__":
+    main()

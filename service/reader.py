@@ -1,0 +1,265 @@
+"""The learned reader: does this sentence answer this question, and which span of it is the answer?
+
+Rules tuned on four seed articles did not carry over to real news (an on-topic sentence that names a
+team passes "which team won?" whether or not it names the winner). So the reader is two logistic models
+over signals we can compute and explain, fitted on `../shared/news/train` by `scripts/train_reader.py`
+(`make train`; data, command and figures in `models/README.md`):
+
+* sentence model — P(the sentence answers) from its similarity to the question, the rarity-weighted
+  coverage of the question's terms (alone and with the sentences before it), whether it carries an entity
+  of the kind the question asks for (a table of P(entity label | what is asked), learned from the gold
+  answers: "which team" → ORG, "which state" → GPE), its time fit (`timescope.py`: another year or
+  edition, the article's age against `as_of`), and its standing among the other candidates;
+* span model — P(this entity or noun chunk of the answering sentence is the answer) from its label's
+  fit to what is asked, its distance from the question's words in the sentence, its grammatical role,
+  whether the question already names it, and how many other top candidates repeat it.
+
+A question is refused when no sentence reaches the refusal threshold fitted on the same data.
+
+Why logistic regression in numpy rather than a library model: a dozen features, tens of thousands of
+rows, a JSON artifact of a few kilobytes that a reviewer can read, identical arithmetic at training and
+serving, and no new dependency.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from service.question import AnswerType, Question
+from service.retrieval import Corpus
+from service.text import Parser, stem, stem_set, stems
+from service.timescope import TimeScope, judge
+
+_DEPENDENT_OPENER = re.compile(
+    r"^[\"“]?(But|However|It|He|She|They|His|Her|Their|Its|This|That|These|Those)\b"
+)
+_FURNITURE = re.compile(
+    r"\b(share (this|on)|getty images|photo(graph)?:|©|all rights reserved|subscribe|advertisement|"
+    r"click here|read more|sign up|newsletter|updated \d|published \d|follow us|image (source|caption))\b",
+    re.I,
+)
+SENTENCE_FEATURES = [
+    "dense", "coverage", "own_coverage", "noun_coverage", "typed", "label_fit", "answer_entities",
+    "dense_gap", "coverage_gap", "rank", "length", "has_verb", "furniture", "dependent", "position",
+    "year_match", "other_year", "other_edition", "age", "recent_age", "undated", "dense_x_coverage",
+]  # fmt: skip
+SPAN_FEATURES = [
+    "label_fit", "is_entity", "proper", "tokens", "distance", "asked", "repeated", "subject", "object",
+    "position", "sentence_score",
+]  # fmt: skip
+NO_ENTITY = "CHUNK"  # the label of a noun chunk that is not an entity
+
+
+def answer_key(question: Question) -> str:
+    """What the question asks for, as a key of the label table: its answer type, else its focus noun."""
+    if question.answer_type not in (AnswerType.ANY, AnswerType.NAME, AnswerType.DEFINITION):
+        return question.answer_type.value
+    if question.focus:
+        return f"focus:{question.focus}"
+    return "any"
+
+
+@dataclass
+class Span:
+    text: str
+    start: int  # character offsets within the sentence
+    end: int
+    label: str
+    score: float = 0.0
+
+
+@dataclass
+class Model:
+    """A fitted logistic model: standardisation and weights per named feature."""
+
+    features: list[str]
+    mean: list[float]
+    scale: list[float]
+    weights: list[float]
+    bias: float
+
+    def predict(self, rows: np.ndarray) -> np.ndarray:
+        if len(rows) == 0:
+            return np.zeros(0)
+        z = (rows - np.asarray(self.mean)) / np.asarray(self.scale)
+        out: np.ndarray = 1.0 / (1.0 + np.exp(-(z @ np.asarray(self.weights) + self.bias)))
+        return out
+
+    @staticmethod
+    def fit(features: list[str], rows: np.ndarray, labels: np.ndarray, l2: float = 1.0) -> Model:
+        """L2-regularised logistic regression by Newton's method (deterministic, no randomness)."""
+        mean = rows.mean(axis=0)
+        scale = rows.std(axis=0)
+        scale[scale < 1e-9] = 1.0
+        x = np.hstack([(rows - mean) / scale, np.ones((len(rows), 1))])
+        w = np.zeros(x.shape[1])
+        penalty = np.full(x.shape[1], l2)
+        penalty[-1] = 0.0
+        for _ in range(50):
+            p = 1.0 / (1.0 + np.exp(-(x @ w)))
+            grad = x.T @ (p - labels) + penalty * w
+            hess = (x * (p * (1 - p))[:, None]).T @ x + np.diag(penalty + 1e-9)
+            step = np.linalg.solve(hess, grad)
+            w -= step
+            if np.abs(step).max() < 1e-8:
+                break
+        return Model(features, mean.tolist(), scale.tolist(), w[:-1].tolist(), float(w[-1]))
+
+
+@dataclass
+class ReaderModel:
+    sentence: Model
+    span: Model
+    labels: dict[str, dict[str, float]]  # answer key -> entity label -> P(label)
+    threshold: float  # refuse when no sentence scores this high
+    span_threshold: float  # no short answer below this
+    card: dict[str, Any] = field(default_factory=dict)
+
+    @staticmethod
+    def load(path: Path) -> ReaderModel:
+        data = json.loads(path.read_text())
+        return ReaderModel(
+            Model(**data["sentence"]), Model(**data["span"]), data["labels"], float(data["threshold"]),
+            float(data["span_threshold"]), data.get("card", {}),
+        )  # fmt: skip
+
+    def dump(self, path: Path) -> None:
+        data = {
+            "sentence": self.sentence.__dict__, "span": self.span.__dict__, "labels": self.labels,
+            "threshold": self.threshold, "span_threshold": self.span_threshold, "card": self.card,
+        }  # fmt: skip
+        path.write_text(json.dumps(data, indent=1, sort_keys=True) + "\n")
+
+    def label_fit(self, key: str, label: str) -> float:
+        table = self.labels.get(key) or self.labels.get("any") or {}
+        return float(table.get(label, table.get("_other", 0.0)))
+
+
+def _asked(text: str, question: Question) -> bool:
+    """The question already names this span (it cannot be the answer)."""
+    mine = stem_set(text)
+    return bool(mine) and mine <= stem_set(question.text)
+
+
+class Reader:
+    """Signals → the sentence model's score on each candidate; the span model's short answer."""
+
+    def __init__(self, model: ReaderModel, parser: Parser) -> None:
+        self.model = model
+        self.parser = parser
+
+    # -- sentences -----------------------------------------------------------------------------------
+    def sentence_rows(
+        self, question: Question, candidates: list[Any], corpus: Corpus, scope: TimeScope
+    ) -> np.ndarray:
+        """One row of `SENTENCE_FEATURES` per candidate (a `extractive.Candidate` scored by the composer)."""
+        if not candidates:
+            return np.zeros((0, len(SENTENCE_FEATURES)))
+        key = answer_key(question)
+        best_dense = max(c.dense for c in candidates)
+        best_cov = max(c.coverage for c in candidates)
+        ranks: dict[str, int] = {}
+        for c in candidates:
+            ranks.setdefault(c.passage_id, len(ranks))
+        nouns = set(question.nouns)
+        rows = []
+        for c in candidates:
+            doc = self.parser.sentence(c.sentence.text)
+            ents = [e for e in doc.ents if not _asked(e.text, question)]
+            fit = max((self.model.label_fit(key, e.label_) for e in ents), default=0.0)
+            present = stem_set(f"{c.context} {c.sentence.text}")
+            noun_cov = len(nouns & present) / len(nouns) if nouns else 1.0
+            published = corpus.published.get(c.passage.document_id)
+            tfit = judge(scope, c.sentence.text, published)
+            age = math.log1p(max(tfit.age_days, 0)) / math.log(3650) if tfit.age_days is not None else 0.0
+            own = stem_set(c.sentence.text)
+            own_cov = _coverage(question, own, corpus)
+            rows.append([
+                c.dense, c.coverage, own_cov, noun_cov, float(c.typed), fit, math.log1p(len(ents)),
+                best_dense - c.dense, best_cov - c.coverage, math.log1p(ranks[c.passage_id]),
+                math.log1p(len(c.sentence.text)) / 5, float(any(t.pos_ in ("VERB", "AUX") for t in doc)),
+                float(bool(_FURNITURE.search(c.sentence.text))),
+                float(bool(_DEPENDENT_OPENER.match(c.sentence.text))),
+                math.log1p(c.passage.position), float(tfit.year_match), float(tfit.other_year),
+                float(tfit.other_edition), age, age * float(scope.recent), float(published is None),
+                c.dense * c.coverage,
+            ])  # fmt: skip
+        return np.asarray(rows, dtype=np.float64)
+
+    def score(self, question: Question, candidates: list[Any], corpus: Corpus, scope: TimeScope) -> None:
+        """Set each candidate's `score` to the sentence model's P(it answers) and `time_reason`."""
+        probs = self.model.sentence.predict(self.sentence_rows(question, candidates, corpus, scope))
+        for c, p in zip(candidates, probs, strict=True):
+            fit = judge(scope, c.sentence.text, corpus.published.get(c.passage.document_id))
+            c.time_reason = fit.reason
+            c.score = float(p) * (0.25 if fit.other_edition else 1.0)
+
+    # -- spans ---------------------------------------------------------------------------------------
+    def spans(self, question: Question, sentence: str) -> list[Span]:
+        """The answer candidates of a sentence: its entities and the noun chunks that are not one."""
+        doc = self.parser.sentence(sentence)
+        out: list[Span] = []
+        taken: set[int] = set()
+        for e in doc.ents:
+            if e.label_ in ("ORDINAL",) or _asked(e.text, question):
+                continue
+            out.append(Span(e.text, e.start_char, e.end_char, e.label_))
+            taken.update(range(e.start, e.end))
+        try:
+            chunks = list(doc.noun_chunks)
+        except ValueError:  # no dependency parse
+            chunks = []
+        for chunk in chunks:
+            toks = [t for t in chunk if t.pos_ not in ("DET", "PRON") and not t.is_punct]
+            if not toks or any(t.i in taken for t in toks) or _asked(chunk.text, question):
+                continue
+            start, end = toks[0].idx, toks[-1].idx + len(toks[-1].text)
+            out.append(Span(sentence[start:end], start, end, NO_ENTITY))
+        return out
+
+    def span_rows(
+        self, question: Question, sentence: str, spans: list[Span], others: list[str], score: float
+    ) -> np.ndarray:
+        doc = self.parser.sentence(sentence)
+        key = answer_key(question)
+        terms = set(question.terms)
+        anchors = [t.idx for t in doc if stem(t.text.lower()) in terms]
+        rows = []
+        for s in spans:
+            toks = [t for t in doc if s.start <= t.idx < s.end]
+            distance = min((abs(a - s.start) for a in anchors), default=len(sentence)) / 40
+            repeated = sum(1 for o in others if s.text.lower() in o.lower())
+            deps = {t.dep_ for t in toks}
+            rows.append([
+                self.model.label_fit(key, s.label), float(s.label != NO_ENTITY),
+                sum(t.pos_ == "PROPN" for t in toks) / max(len(toks), 1), math.log1p(len(toks)),
+                math.log1p(distance), len(set(stems(s.text)) & terms) / max(len(stems(s.text)), 1),
+                math.log1p(repeated), float(bool(deps & {"nsubj", "nsubjpass"})),
+                float(bool(deps & {"dobj", "pobj", "attr"})), s.start / max(len(sentence), 1), score,
+            ])  # fmt: skip
+        return np.asarray(rows, dtype=np.float64).reshape(len(spans), len(SPAN_FEATURES))
+
+    def short_answer(self, question: Question, sentence: str, others: list[str], score: float) -> Span | None:
+        """The best span of the answering sentence, when the span model is confident enough."""
+        spans = self.spans(question, sentence)
+        if not spans:
+            return None
+        probs = self.model.span.predict(self.span_rows(question, sentence, spans, others, score))
+        best = int(np.argmax(probs))
+        spans[best].score = float(probs[best])
+        return spans[best] if probs[best] >= self.model.span_threshold else None
+
+
+def _coverage(question: Question, present: frozenset[str], corpus: Corpus) -> float:
+    if not question.terms:
+        return 0.0
+    weights = {t: corpus.idf(t) * (0.5 if t in question.verbs else 1.0) for t in question.terms}
+    total = sum(weights.values()) or 1.0
+    return sum(w for t, w in weights.items() if t in present) / total
