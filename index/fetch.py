@@ -8,12 +8,15 @@ as a stream and abandoned as soon as it passes `max_bytes`, and a whole attempt 
 even when the server trickles bytes.
 
 Each failure is a `FetchError` whose `code` says what went wrong (`not_found`, `http_error`, `timeout`,
-`unreachable`, `too_large`, `not_html`, `disallowed`, `invalid_url`), for per-item reports: one bad URL
-never stops a run.
+`unreachable`, `too_large`, `not_html`, `disallowed`, `invalid_url`, `private_address`), for per-item
+reports: one bad URL never stops a run. `public_only` (on for URLs that API clients send) refuses
+hosts on loopback, private and link-local networks, redirects included.
 """
 
 from __future__ import annotations
 
+import ipaddress
+import socket
 import time
 from dataclasses import dataclass
 from email.message import Message
@@ -57,6 +60,9 @@ class FetchOptions:
     backoff: float = 0.5  # seconds before the first retry, doubled each time
     max_backoff: float = 10.0
     max_redirects: int = 5
+    # refuse hosts that resolve to loopback, private, link-local or reserved addresses (and redirects
+    # there): a server fetching URLs that clients send must not reach its own network
+    public_only: bool = False
 
 
 @dataclass(frozen=True)
@@ -89,6 +95,7 @@ class Fetcher:
             timeout=httpx.Timeout(self.options.timeout),
             follow_redirects=True,
             max_redirects=self.options.max_redirects,
+            event_hooks={"request": [self._check_address]} if self.options.public_only else {},
         )
         self._robots: dict[str, RobotFileParser | bool | FetchError] = {}
 
@@ -155,6 +162,8 @@ class Fetcher:
         except _Transient as exc:  # RFC 9309 2.3.1.4: unreachable or a server error: disallow everything
             return False if exc.error.status else exc.error
         except FetchError as exc:  # 2.3.1.3: any 4xx means there are no rules (too large: none we read)
+            if exc.code == "private_address":
+                return exc
             return exc.code == "too_large" or (exc.status is not None and exc.status < 500)
         parser = RobotFileParser()
         parser.parse(fetched.content.decode("utf-8", errors="replace").splitlines())
@@ -192,6 +201,18 @@ class Fetcher:
             raise FetchError(url, "http_error", "too many redirects") from None
         except httpx.TransportError as exc:
             raise _Transient(FetchError(url, "unreachable", f"cannot be reached ({exc})")) from None
+
+    def _check_address(self, request: httpx.Request) -> None:
+        """With `public_only`: every request, each redirect included, must go to a public address."""
+        host = request.url.host
+        try:
+            infos = socket.getaddrinfo(host, request.url.port or 443, proto=socket.IPPROTO_TCP)
+        except OSError:
+            return  # httpx reports the unresolvable host itself
+        for info in infos:
+            address = ipaddress.ip_address(info[4][0])
+            if not address.is_global or address.is_multicast:
+                raise FetchError(str(request.url), "private_address", f"{host} is not a public address")
 
     def _too_large(self, url: str) -> FetchError:
         return FetchError(url, "too_large", f"larger than the limit of {self.options.max_bytes:,} bytes")

@@ -61,7 +61,8 @@ class Loaded:
     @property
     def prunable(self) -> bool:
         """Whether removing stored documents that were not loaded is safe: every failure names its id
-        (a broken JSONL file does not, and its articles must not be removed for it)."""
+        (a broken JSONL file, an unreadable feed or a URL that failed before it was known to be a page
+        or a feed do not, and their articles must not be removed for it)."""
         return all(f.id is not None for f in self.failures)
 
 
@@ -179,10 +180,11 @@ def _load_url(url: str, fetcher: Fetcher, loaded: Loaded, seen: dict[str, str]) 
     doc_id = url_id(url)
     if doc_id in seen:
         return  # the same URL again
+    seen[doc_id] = url
     try:
         fetched = fetcher.get(url)
-    except FetchError as exc:
-        loaded.failures.append(Failure(url, exc.code, str(exc), doc_id))
+    except FetchError as exc:  # a page or a feed? Its documents are unknown (no id): nothing is pruned
+        loaded.failures.append(Failure(url, exc.code, str(exc)))
         return
     html = fetched.content_type in HTML_TYPES or (
         fetched.content_type not in FEED_TYPES and looks_like_html(fetched.content)
@@ -192,7 +194,6 @@ def _load_url(url: str, fetcher: Fetcher, loaded: Loaded, seen: dict[str, str]) 
         if entries is not None:
             _load_entries(entries, url, fetcher, loaded, seen)
         return
-    seen[doc_id] = url
     raw = RawDocument(
         id=doc_id, text=decode_html(fetched.content, fetched.charset), url=fetched.url, format="html"
     )

@@ -19,6 +19,7 @@ import codecs
 import re
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 _META_CHARSET_RE = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([A-Za-z0-9_:.-]+)""", re.IGNORECASE)
 _BOMS = ((codecs.BOM_UTF8, "utf-8-sig"), (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16"))
@@ -66,14 +67,16 @@ def _codec(name: str | bytes | None) -> str | None:
 
 
 def decode_html(data: bytes, declared: str | None = None) -> str:
-    """Decode a page: BOM, then the charset declared by the server (`declared`) or the page, else UTF-8
-    (also with under 0.1% invalid bytes, replaced), else the detected encoding. A declaration the bytes
-    contradict is ignored rather than trusted."""
+    """Decode a page: BOM; UTF-8 when the bytes are valid UTF-8; the charset declared by the server
+    (`declared`) or the page; UTF-8 with under 0.1% invalid bytes (replaced); else the detected
+    encoding. A declaration the bytes contradict is ignored rather than trusted."""
     for bom, bom_codec in _BOMS:
         if data.startswith(bom):
             return data.decode(bom_codec, errors="replace")
     meta = _META_CHARSET_RE.search(data[:4096])
-    candidates = [_codec(declared), _codec(meta.group(1) if meta else None), "utf-8"]
+    # bytes that are valid UTF-8 are UTF-8, whatever a (copied, stale) declaration says: other
+    # encodings' non-ASCII text almost never forms valid UTF-8 sequences
+    candidates = ["utf-8", _codec(declared), _codec(meta.group(1) if meta else None)]
     for codec in candidates:
         if codec is None:
             continue
@@ -115,7 +118,7 @@ def extract_html(html: str, url: str | None = None) -> ExtractedPage:
     return ExtractedPage(
         text="\n\n".join(paragraphs),
         structural=_structural_lines(getattr(found, "body", None)),
-        title=meta("title"),
+        title=strip_site_name(meta("title"), [meta("sitename"), meta("hostname"), meta("url") or url]),
         author=meta("author"),
         published=meta("date"),
         site_name=meta("sitename"),
@@ -124,6 +127,37 @@ def extract_html(html: str, url: str | None = None) -> ExtractedPage:
 
 
 _STRUCTURAL_TAGS = ("head", "item", "cell", "quote", "code")
+_TITLE_SEPARATOR_RE = re.compile(r"\s+[|–—-]\s+")
+_DATE_ONLY_RE = re.compile(r"^[\d./-]+$")
+
+
+def _letters(text: str) -> str:
+    return "".join(c for c in text.casefold() if c.isalnum())
+
+
+def _site_names(site: str) -> list[str]:
+    """ "DW.COM" -> dwcom, dw; "https://www.chefkoch.de/x" -> chefkochde, chefkoch; "Harbour Times"."""
+    host = urlsplit(site).netloc or site
+    labels = [label for label in host.split(".") if label and label.lower() != "www"]
+    return [_letters(".".join(labels)), _letters(labels[-2] if len(labels) >= 2 else host)]
+
+
+def strip_site_name(title: str | None, sites: list[str | None]) -> str | None:
+    """'Headline | Site | 19.01.2020' -> 'Headline': trailing segments that name the site (its name, host
+    or URL) or are a bare date go; a title that is only the site name stays."""
+    if not title:
+        return title
+    names = {name for site in sites if site for name in _site_names(site) if len(name) >= 2}
+    segments = _TITLE_SEPARATOR_RE.split(title)
+    while len(segments) > 1:
+        last = _letters(segments[-1])
+        is_site = any(n in last or (last in n and 2 * len(last) >= len(n)) for n in names)
+        if not (last and is_site) and not _DATE_ONLY_RE.match(segments[-1].strip()):
+            break
+        segments.pop()
+    separators = _TITLE_SEPARATOR_RE.findall(title)
+    kept = [*separators[: len(segments) - 1], ""]
+    return "".join(seg + sep for seg, sep in zip(segments, kept, strict=True)).strip()
 
 
 def _structural_lines(body: Any) -> frozenset[str]:

@@ -92,7 +92,11 @@ def _index(args: argparse.Namespace, settings: Settings) -> int:
         print("verity index: nothing to index: every input failed", file=sys.stderr)
         return EXIT_FAILURE
     if not loaded.prunable:
-        print("verity index: a file failed as a whole: no stored document is removed", file=sys.stderr)
+        print(
+            "verity index: an input whose articles are unknown failed (a broken .jsonl or feed, a URL that "
+            "could not be fetched): no stored document is removed this time",
+            file=sys.stderr,
+        )
     verity = _verity(settings)
     summary = verity.index(
         loaded.documents, prune=loaded.prunable, progress=sys.stderr.isatty(), keep=loaded.failed_ids

@@ -53,10 +53,18 @@ class FetchSettings(BaseModel):
     retries: int = Field(default=2, ge=0, description="further attempts after a timeout, 429 or 5xx")
     backoff: float = Field(default=0.5, ge=0, description="seconds before the first retry, doubled each time")
 
-    def options(self) -> FetchOptions:
+    api_public_only: bool = Field(
+        default=True,
+        description="`POST /v1/documents` URLs must be on public addresses (not loopback, private or "
+        "link-local networks, redirects included); `verity index` is not limited",
+    )
+
+    def options(self, api: bool = False) -> FetchOptions:
+        """The fetcher's options; `api`: for URLs a client sent (`api_public_only` applies)."""
         from index.fetch import FetchOptions
 
-        return FetchOptions(**self.model_dump())
+        values = self.model_dump(exclude={"api_public_only"})
+        return FetchOptions(**values, public_only=api and self.api_public_only)
 
 
 class Settings(BaseSettings):

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 from fastapi import Depends, Request
 from fastapi.dependencies.models import Dependant
 
+from service.config import Settings
 from service.errors import BadRequest, NotReady
 
 if TYPE_CHECKING:
@@ -47,6 +48,12 @@ def get_verity(request: Request) -> Verity:
     return state.verity
 
 
+def get_settings(request: Request) -> Settings:
+    """The app's own settings (`create_app(settings)`), which may differ from the shared pipeline's."""
+    settings: Settings = request.app.state.settings
+    return settings
+
+
 def strict_request(request: Request) -> None:
     """A 422 for what the route does not declare: query parameters (a typo such as `?qestion=` is an
     error, not silently ignored) and a body sent to a route that takes none (GET, DELETE). So the
@@ -76,6 +83,7 @@ def _query_names(dependant: Dependant) -> set[str]:
 
 StrictRequest = Depends(strict_request)
 StateDep = Annotated[AppState, Depends(get_state)]
+SettingsDep = Annotated[Settings, Depends(get_settings)]
 if TYPE_CHECKING:
     VerityDep = Annotated[Verity, Depends(get_verity)]
 else:  # FastAPI reads this at import time; the dependency, not the annotation, supplies the object

@@ -43,7 +43,7 @@ from index.webpage import ExtractionError
 from service import patterns
 from service.errors import BadRequest, FetchFailed, NotFound, StoreUnavailable
 from service.http.auth import WriterAuth
-from service.http.deps import VerityDep
+from service.http.deps import SettingsDep, VerityDep
 from service.http.ingest import fetch_documents
 from service.http.schemas import ErrorBody, ErrorEnvelope
 
@@ -251,7 +251,7 @@ _UNPROCESSABLE = (
     responses={422: {"model": ErrorEnvelope, "description": _UNPROCESSABLE}},
     dependencies=[WriterAuth],
 )
-def add_documents(request: DocumentsIn, verity: VerityDep) -> DocumentsWritten:
+def add_documents(request: DocumentsIn, verity: VerityDep, settings: SettingsDep) -> DocumentsWritten:
     """Add or replace articles (an API key is required). Unchanged articles are not written again; URLs
     that fail are reported per item."""
     from index.store import UNAVAILABLE, content_hash  # chromadb: imported once the pipeline is up
@@ -261,7 +261,7 @@ def add_documents(request: DocumentsIn, verity: VerityDep) -> DocumentsWritten:
     for i, item in enumerate(request.documents):
         if not isinstance(item, UrlDocumentIn):
             cleaned[i] = _clean(i, item)  # bad text or HTML: a 422 before anything is fetched or written
-    fetched, failures = fetch_documents(urls, verity.settings.fetch.options())
+    fetched, failures = fetch_documents(urls, settings.fetch.options(api=True))
     cleaned.update(fetched)
     documents = [cleaned[i] for i in sorted(cleaned)]
     sizes = {}

@@ -105,3 +105,17 @@ def test_an_unreachable_site_and_a_bad_url(site: Site) -> None:
         error = fetch_error(fetcher, "http://127.0.0.1:9/news.html")
         assert error.code == "unreachable" and "(reading robots.txt)" in str(error)
         assert fetch_error(fetcher, "ftp://example.com/file").code == "invalid_url"
+
+
+def test_public_only_refuses_loopback_and_private_hosts(site: Site) -> None:
+    url = site.page("/news/ferry.html", "ferry-strike.html")
+    with Fetcher(FetchOptions(retries=0, public_only=True)) as fetcher:
+        for target in (
+            url,
+            url.replace("127.0.0.1", "localhost"),
+            "http://10.1.2.3/x",
+            "http://169.254.169.254/",
+        ):
+            error = fetch_error(fetcher, target)
+            assert error.code == "private_address", (target, error)
+    assert site.requests == []  # nothing was sent, not even for robots.txt

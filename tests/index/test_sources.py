@@ -96,6 +96,11 @@ def test_a_url_list_reports_each_failing_url_and_loads_the_rest(site: Site, tmp_
         ("/slow.html", "timeout"),
     ]
     assert site.asked("/private/memo.html") == 0
+    assert site.asked("/missing.html") == 1  # each URL once
+    # a URL that could not be fetched might have been a feed: its articles are unknown, nothing is pruned
+    assert not loaded.prunable and loaded.failures[0].id is None
+    # a page that was fetched but has no article text is known: its stored version is kept
+    assert loaded.failed_ids == {url_id(site.url("/login.html"))}
 
 
 def test_a_url_list_with_something_else_than_urls_is_refused(tmp_path: Path) -> None:

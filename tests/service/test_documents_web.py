@@ -26,7 +26,8 @@ PREFIX = "web-test-"
 def keyed(
     settings: Settings, verity: Verity, wait_healthy: Callable[[TestClient], Any]
 ) -> Iterator[TestClient]:
-    fetch = FetchSettings(timeout=1.0, retries=1, backoff=0.01, max_bytes=100_000)
+    # the pages are served on loopback, which API clients may not make the server fetch by default
+    fetch = FetchSettings(timeout=1.0, retries=1, backoff=0.01, max_bytes=100_000, api_public_only=False)
     test_settings = settings.model_copy(update={"api_keys": [SecretStr(KEY)], "fetch": fetch})
     with TestClient(create_app(test_settings, verity=verity)) as client:
         wait_healthy(client)
@@ -98,12 +99,11 @@ def test_urls_and_html_are_written_and_failing_urls_reported(keyed: TestClient, 
     listed = {d["id"]: d for d in keyed.get("/v1/documents").json()}
     assert listed[url_id(wall)]["published"] == "2024-03-05" and listed[url_id(wall)]["url"] == wall
 
-    answer = keyed.post(
-        "/v1/ask", json={"question": "How much will the new sea wall in the harbour cost?"}
-    ).json()
-    assert answer["status"] == "answered", answer
-    cited = [c for c in answer["citations"] if c["document_id"] == url_id(wall)]
-    assert cited and all(c["published"] == "2024-03-05" for c in cited)
+    # the date reaches citations (the verifier's evidence is cited like an answer's sentences)
+    claim = "Engineers said the new harbour sea wall would cost about $40 million."
+    verdict = keyed.post("/v1/verify", json={"claim": claim}).json()  # whatever the verdict, its evidence
+    cited = [c for c in verdict["evidence"] if c["document_id"] == url_id(wall)]
+    assert cited and all(c["published"] == "2024-03-05" for c in cited), verdict
     assert all(page["text"][c["start"] : c["end"]] == c["text"] for c in cited)
 
     again = post(keyed, *items).json()  # a rerun: nothing written again, the failures reported again
@@ -143,3 +143,17 @@ def test_bad_html_and_url_items_are_a_clear_422(
     assert response.json()["error"]["code"] == "invalid_request"
     assert text in response.json()["error"]["message"]
     assert verity.store.count() == count
+
+
+def test_by_default_api_urls_must_be_public(
+    settings: Settings, verity: Verity, news: Site, wait_healthy: Callable[[TestClient], Any]
+) -> None:
+    assert FetchSettings().api_public_only
+    locked = settings.model_copy(update={"api_keys": [SecretStr(KEY)]})
+    with TestClient(create_app(locked, verity=verity)) as client:
+        wait_healthy(client)
+        response = post(client, {"url": news.url("/news/sea-wall.html")})
+    assert response.status_code == 422, response.text
+    assert response.json()["error"]["code"] == "fetch_failed"
+    assert "127.0.0.1 is not a public address" in response.json()["error"]["message"]
+    assert news.requests == []
