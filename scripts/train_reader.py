@@ -98,7 +98,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "news" / "train")
     ap.add_argument("--out", type=Path, default=ROOT / "models" / "reader.json")
-    ap.add_argument("--passages", type=int, default=6, help="BM25 passages per question")
+    ap.add_argument("--passages", type=int, default=6, help="BM25 passages per question (from its week's pool)")
     ap.add_argument("--limit", type=int, default=0, help="first N questions only (a quick trial)")
     ap.add_argument(
         "--cache", type=Path, default=ROOT / "test-output" / "train-cache",

@@ -139,13 +139,16 @@ class HybridRetriever:
         retrievers: list[BaseRetriever] = [self._dense]
         if passages:
             nodes: list[BaseNode] = [TextNode(id_=pid, text=p.text) for pid, p in passages.items()]
-            bm25 = BM25Retriever.from_defaults(
-                nodes=nodes,
-                stemmer=Stemmer.Stemmer("english"),
-                language="english",
-                similarity_top_k=min(self.settings.lexical_top_k, len(nodes)),
-            )
-            retrievers.append(bm25)
+            try:
+                bm25 = BM25Retriever.from_defaults(
+                    nodes=nodes,
+                    stemmer=Stemmer.Stemmer("english"),
+                    language="english",
+                    similarity_top_k=min(self.settings.lexical_top_k, len(nodes)),
+                )
+                retrievers.append(bm25)
+            except (ValueError, ZeroDivisionError):  # no passage has a lexical term ("It is. It was.")
+                bm25 = None  # bm25s cannot index an empty vocabulary: dense retrieval alone
         self._corpus = Corpus(passages, bm25, self.store)
         # num_queries=1: no query generation, so the LLM is never called; MockLLM only keeps
         # QueryFusionRetriever from resolving a default OpenAI LLM at construction.

@@ -131,7 +131,7 @@ def test_dockerfile() -> None:
     assert lines[0] == "FROM python:3.11-slim"
     assert re.search(r"pip install torch==2\.13\.0 --index-url", text), "pinned CPU torch, before the project"
     assert text.index("torch==2.13.0") < text.index('pip install -e ".[llm]"')
-    for folder in ("index", "service", "prompts", "seeds"):
+    for folder in ("index", "service", "prompts", "models", "seeds"):
         assert re.search(rf"^COPY {folder} \./{folder}$", text, re.MULTILINE), folder
     assert re.search(r"^HEALTHCHECK .*\n?.*/healthz", text, re.MULTILINE)
     assert lines[-1] == 'CMD ["verity", "serve", "--host", "0.0.0.0"]'

@@ -4,8 +4,7 @@ Found by the schemathesis contract run (seed 13, 100 examples, open reads): its 
 the seed articles and left only generated ones such as "It is. It was." (stopwords and one-letter
 words only). bm25s then indexes an empty vocabulary and fails (`max() arg is an empty sequence` on
 rebuild, a division by zero when scoring), so `POST /v1/ask`, `POST /v1/verify` and
-`DELETE /v1/documents/{id}` answer 500. The fix belongs to `service/retrieval.py` (being rewritten
-under another issue), so the test is a strict expected failure until then: when it passes, drop the mark.
+`DELETE /v1/documents/{id}` answered 500. The retriever now falls back on dense retrieval alone.
 """
 
 from __future__ import annotations
@@ -38,7 +37,6 @@ def empty_client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClien
         yield client
 
 
-@pytest.mark.xfail(strict=True, reason="service/retrieval.py: BM25 over an empty vocabulary raises")
 def test_an_article_of_stopwords_only_is_answered_from(empty_client: TestClient) -> None:
     auth = {"Authorization": f"Bearer {KEY}"}
     article = {"id": "stopwords", "title": "T", "text": "It is. It was."}
