@@ -241,7 +241,10 @@ class _Writer:
         self.bar.update(len(new_ids))
         if self.bar.disable:  # no terminal for the bar: progress goes to the log instead
             log.info(
-                "indexing: %d documents, %d passages written", self.summary.written, self.summary.passages
+                "indexing: %d documents, %d/%d passages written",
+                self.summary.written,
+                self.summary.passages,
+                self.bar.total,
             )
 
 

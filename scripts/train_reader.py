@@ -98,7 +98,9 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "news" / "train")
     ap.add_argument("--out", type=Path, default=ROOT / "models" / "reader.json")
-    ap.add_argument("--passages", type=int, default=6, help="BM25 passages per question (from its week's pool)")
+    ap.add_argument(
+        "--passages", type=int, default=6, help="BM25 passages per question (from its week's pool)"
+    )
     ap.add_argument("--limit", type=int, default=0, help="first N questions only (a quick trial)")
     ap.add_argument(
         "--cache", type=Path, default=ROOT / "test-output" / "train-cache",
@@ -156,6 +158,7 @@ def main() -> None:
         items.append({"q": q, "question": question, "candidates": candidates, "corpus": corpus})
     texts = sorted({c.sentence.text for it in items for c in it["candidates"]}
                    | {t for it in items for c in it["candidates"] for t in c.window})  # fmt: skip
+    cached_before = _cached(args.cache)
     vectors = embed_and_parse(texts, embedder, analyzer, parser, args.cache)
     log("scoring")
     embedder.encode_cached([it["question"].text for it in items])  # the questions in one batch, then cached
@@ -185,6 +188,8 @@ def main() -> None:
         "held_out_months": sorted(holdout),
         "figures": figures,
         "seconds": round(time.time() - started),
+        "sentences": len(texts),
+        "sentences_from_cache": sum(1 for t in texts if t in cached_before),
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     final.dump(args.out)
@@ -218,7 +223,9 @@ for each, the sentences of its {args.passages} best BM25 passages in its week's 
 question of that week, cleaned, dated and split as `verity index` does) are candidates; one containing a
 gold answer string is a positive.
 **Command**: `{card["command"]}` (`scripts/train_reader.py`; deterministic: Newton's method from zero, no
-sampling; {card["seconds"]} s on this machine, most of it embedding and parsing the candidates once).
+sampling). This run: {card["seconds"]} s on this machine for {card["sentences"]} candidate sentences, of
+which {card["sentences_from_cache"]} came embedded and parsed from an earlier run's cache
+(`test-output/train-cache`); a first run embeds and parses them all, about 15 minutes on 2 busy cores.
 
 **Figures** (the same scoring on the training pool's candidates; held out: the months
 {", ".join(card["held_out_months"])}, never used to fit — the committed model is then refitted on all):
@@ -230,6 +237,11 @@ Largest standardised sentence weights: {weights}.
 The dev figures (`make eval`, docs/EVALUATION.md) are the measure; these are the reader's own.
 """
     path.write_text(text)
+
+
+def _cached(cache: Path) -> set[str]:
+    meta = cache / "sentences.jsonl"
+    return {json.loads(line)[0] for line in meta.open()} if meta.exists() else set()
 
 
 def embed_and_parse(

@@ -9,7 +9,9 @@ over signals we can compute and explain, fitted on `../shared/news/train` by `sc
   coverage of the question's terms (alone and with the sentences before it), whether it carries an entity
   of the kind the question asks for (a table of P(entity label | what is asked), learned from the gold
   answers: "which team" → ORG, "which state" → GPE), its time fit (`timescope.py`: another year or
-  edition, the article's age against `as_of`), and its standing among the other candidates;
+  edition; how much older its article is than the newest candidate's; the article's age against
+  `as_of` only when the question asks about recent events — an archive's old articles are not worse
+  answers to a question that names no time), and its standing among the other candidates;
 * span model — P(this entity or noun chunk of the answering sentence is the answer) from its label's
   fit to what is asked, its distance from the question's words in the sentence, its grammatical role,
   whether the question already names it, and how many other top candidates repeat it.
@@ -27,6 +29,7 @@ import json
 import math
 import re
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -48,7 +51,7 @@ _FURNITURE = re.compile(
 SENTENCE_FEATURES = [
     "dense", "coverage", "own_coverage", "noun_coverage", "typed", "label_fit", "answer_entities",
     "dense_gap", "coverage_gap", "rank", "length", "has_verb", "furniture", "dependent", "position",
-    "year_match", "other_year", "other_edition", "age", "recent_age", "undated", "dense_x_coverage",
+    "year_match", "other_year", "other_edition", "newer_gap", "recent_age", "dense_x_coverage",
 ]  # fmt: skip
 SPAN_FEATURES = [
     "label_fit", "is_entity", "proper", "tokens", "distance", "asked", "repeated", "subject", "object",
@@ -169,6 +172,11 @@ class Reader:
         for c in candidates:
             ranks.setdefault(c.passage_id, len(ranks))
         nouns = set(question.nouns)
+        ages = {
+            c.passage.document_id: _log_age(scope.as_of, corpus.published.get(c.passage.document_id))
+            for c in candidates
+        }
+        newest = min((a for a in ages.values() if a is not None), default=None)
         rows = []
         for c in candidates:
             doc = self.parser.sentence(c.sentence.text)
@@ -178,7 +186,8 @@ class Reader:
             noun_cov = len(nouns & present) / len(nouns) if nouns else 1.0
             published = corpus.published.get(c.passage.document_id)
             tfit = judge(scope, c.sentence.text, published)
-            age = math.log1p(max(tfit.age_days, 0)) / math.log(3650) if tfit.age_days is not None else 0.0
+            age = ages[c.passage.document_id]
+            gap = age - newest if age is not None and newest is not None else 0.0
             own = stem_set(c.sentence.text)
             own_cov = _coverage(question, own, corpus)
             rows.append([
@@ -188,8 +197,7 @@ class Reader:
                 float(bool(_FURNITURE.search(c.sentence.text))),
                 float(bool(_DEPENDENT_OPENER.match(c.sentence.text))),
                 math.log1p(c.passage.position), float(tfit.year_match), float(tfit.other_year),
-                float(tfit.other_edition), age, age * float(scope.recent), float(published is None),
-                c.dense * c.coverage,
+                float(tfit.other_edition), gap, (age or 0.0) * float(scope.recent), c.dense * c.coverage,
             ])  # fmt: skip
         return np.asarray(rows, dtype=np.float64)
 
@@ -255,6 +263,13 @@ class Reader:
         best = int(np.argmax(probs))
         spans[best].score = float(probs[best])
         return spans[best] if probs[best] >= self.model.span_threshold else None
+
+
+def _log_age(as_of: date, published: date | None) -> float | None:
+    """An article's age on `as_of`, on a log scale where ten years is 1 (None: undated)."""
+    if published is None:
+        return None
+    return math.log1p(max((as_of - published).days, 0)) / math.log(3650)
 
 
 def _coverage(question: Question, present: frozenset[str], corpus: Corpus) -> float:

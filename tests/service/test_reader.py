@@ -1,0 +1,48 @@
+"""The learned reader: its fitting is deterministic, the committed artifact matches the code's features,
+and it reads real sentences (short answers are spans of their sentence)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from service.pipeline import Verity
+from service.question import analyse
+from service.reader import SENTENCE_FEATURES, SPAN_FEATURES, Model, ReaderModel
+
+MODEL = Path(__file__).resolve().parents[2] / "models" / "reader.json"
+
+
+def test_fitting_is_deterministic_and_learns_the_signal() -> None:
+    rng = np.random.default_rng(7)
+    x = rng.normal(size=(400, 3))
+    y = (x[:, 0] - 0.5 * x[:, 1] + 0.1 * rng.normal(size=400) > 0).astype(float)
+    a = Model.fit(["a", "b", "c"], x, y)
+    b = Model.fit(["a", "b", "c"], x, y)
+    assert a.weights == b.weights and a.bias == b.bias
+    assert a.weights[0] > 0 > a.weights[1] and abs(a.weights[2]) < abs(a.weights[1])
+    probs = a.predict(x)
+    assert ((probs > 0.5) == (y > 0.5)).mean() > 0.9 and probs.min() >= 0.0 and probs.max() <= 1.0
+
+
+def test_the_committed_model_matches_the_features_the_code_computes(tmp_path: Path) -> None:
+    model = ReaderModel.load(MODEL)
+    assert model.sentence.features == SENTENCE_FEATURES and len(model.sentence.weights) == len(
+        SENTENCE_FEATURES
+    )
+    assert model.span.features == SPAN_FEATURES and len(model.span.weights) == len(SPAN_FEATURES)
+    assert 0.0 < model.threshold < 1.0 and model.labels["any"]
+    assert "train" in model.card["data"] and "dev" not in model.card["data"].replace("never the dev", "")
+    model.dump(tmp_path / "copy.json")
+    again = ReaderModel.load(tmp_path / "copy.json")
+    assert again.sentence.weights == model.sentence.weights and again.threshold == model.threshold
+
+
+def test_the_short_answer_is_the_entity_asked_for(verity: Verity) -> None:
+    question = analyse("Which team won the championship game on Sunday?", verity.parser)
+    sentence = "The Philadelphia Eagles won the championship game on Sunday, beating the Kansas City Chiefs."
+    span = verity.reader.short_answer(question, sentence, [sentence], 0.9)
+    assert span is not None and sentence[span.start : span.end] == span.text
+    assert "Eagles" in span.text or "Chiefs" in span.text  # a team, not the day or the game
+    assert verity.reader.short_answer(question, "It rained.", ["It rained."], 0.9) is None
