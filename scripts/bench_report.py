@@ -468,7 +468,14 @@ def _news(n: dict[str, Any]) -> list[str]:
         f"**{i['index_rate'] / i['raw_rate']:.0%}** | {i['encode_share']:.0%} | {i['parse_share']:.0%} | "
         f"{i['index_cores']:.2f} / {i['raw_cores']:.2f} |",
         "",
-        f"Loading and cleaning the articles took {i['load_seconds']:.1f} s more (before indexing, not "
+        (
+            f"The raw rate after indexing was {i['raw_rates'][1] / i['raw_rates'][0]:.2f}× the rate before "
+            "it: the machine's load changed during the run (other work on the same cores), and the "
+            "ratio, which sets indexing beside both halves together, is as uncertain as that spread. "
+            if not 0.8 <= i["raw_rates"][1] / i["raw_rates"][0] <= 1.25
+            else ""
+        )
+        + f"Loading and cleaning the articles took {i['load_seconds']:.1f} s more (before indexing, not "
         f"counted). Load average over the indexing: {i['loadavg'][0][0]:.1f} at the start, "
         f"{i['loadavg'][1][0]:.1f} at the end. Peak RSS of the indexing process: {i['peak_mib']:,.0f} MiB.",
         "",
