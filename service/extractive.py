@@ -322,10 +322,10 @@ class ExtractiveComposer:
         for c in eligible[1:]:
             if len(chosen) >= s.max_sentences or not lacking:
                 break
-            if c.key in shown or _norm(c.sentence.text) in texts or c.score < top.score - s.keep_within:
+            if c.key in shown or _norm(c.sentence.text) in texts:
                 continue
             adds = lacking & stem_set(c.sentence.text)
-            if sum(corpus.idf(t) for t in adds) >= 0.25 * sum(corpus.idf(t) for t in question.terms):
+            if sum(corpus.idf(t) for t in adds) >= 0.15 * sum(corpus.idf(t) for t in question.terms):
                 chosen.append(c)
                 shown.update([c.key, *(d.key for d in c.corroborating)])
                 texts.add(_norm(c.sentence.text))
