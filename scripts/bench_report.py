@@ -252,8 +252,9 @@ def _http(h: dict[str, Any], b: dict[str, Any]) -> list[str]:
     out = [
         "## `/v1/ask` latency and throughput (seeds corpus, dev questions)\n",
         f"`verity serve` as a subprocess on the seeds corpus; the {h['questions']} `answer`, `unanswerable` "
-        f"and `false_premise` questions of `seeds/eval-dev.jsonl` ({statuses}). The server caches the "
-        "embeddings and parses of the corpus sentences it has scored, and of the questions it has seen; "
+        f"and `false_premise` questions of `seeds/eval-dev.jsonl` ({statuses}). Every corpus sentence's "
+        "embedding and parse is stored at index time; the server caches those of the questions it has "
+        "seen; "
         "the questions of concurrent requests share one model forward and one spaCy `pipe` call "
         "(`index/batching.py`), each forward on one torch thread (`VERITY_SERVE_THREADS=1`, the default). "
         "A live server has seen most corpus sentences but rarely the question, so after one pass over the "
@@ -322,7 +323,10 @@ def _indexing(s: dict[str, Any]) -> list[str]:
         "then the same passages (all, or a fixed random sample of "
         f"{s['encode_sample']:,}) encoded by the same loaded `SentenceTransformer` with the same batch size, "
         "nothing else. *Model share* is the part of the indexing time spent inside the encoder, measured "
-        "during indexing; it includes the time a forward is held up by the writer thread (below).\n",
+        "during indexing; it includes the time a forward is held up by the writer thread (below). The "
+        "raw encode here is of the passage texts (`bench_scale.py`), while the indexer embeds each "
+        "passage's sentences one by one: the news corpus's indexing row sets the indexer beside the raw "
+        "encode of the very sentences it embeds.\n",
         "| passages | documents | indexing s | indexing passages/s | raw encode passages/s (n) | ratio | "
         "model share |\n|---|---|---|---|---|---|---|",
     ]
