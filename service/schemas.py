@@ -8,9 +8,9 @@ live in `service/http/schemas.py`.
 from __future__ import annotations
 
 from datetime import date
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 
 from service import patterns
 
@@ -36,12 +36,24 @@ class Turn(BaseModel):
     content: str = Field(max_length=20_000)
 
 
+def _iso_day(value: object) -> object:
+    """`as_of` is a day written YYYY-MM-DD (or null), nothing else: no timestamps, no other forms."""
+    if value is None or isinstance(value, date):
+        return value
+    if isinstance(value, str) and len(value) == 10 and value[4] == "-" and value[7] == "-":
+        return date.fromisoformat(value)  # an impossible day ("2024-02-30") is a ValueError: a 422
+    raise ValueError("as_of must be a date written YYYY-MM-DD")
+
+
+AsOf = Annotated[date | None, BeforeValidator(_iso_day)]
+
+
 class AskRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
     question: str = Field(max_length=MAX_QUESTION_CHARS, json_schema_extra=PLAIN_TEXT_SCHEMA)
     history: list[Turn] = Field(default_factory=list, max_length=50)
     stream: bool = Field(default=False, strict=True)  # answer as server-sent events: `sentence`…, `done`
-    as_of: date | None = Field(
+    as_of: AsOf = Field(
         default=None,
         description="the day the question is asked (YYYY-MM-DD, default today): its time words are read "
         "against it, and articles published after it are not used",

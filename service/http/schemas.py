@@ -3,12 +3,11 @@ error envelope. The core's models (`AskRequest`, `AskResponse`, …) stay in `se
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, JsonValue, Tag, field_validator
 
-from service.schemas import MAX_QUESTION_CHARS, PLAIN_TEXT_SCHEMA, plain_text
+from service.schemas import MAX_QUESTION_CHARS, PLAIN_TEXT_SCHEMA, AsOf, plain_text
 
 
 class ChatContentPart(BaseModel):
@@ -115,7 +114,7 @@ class ChatCompletionRequest(BaseModel):
     )
     stream: bool | None = Field(default=False, strict=True)
     stream_options: ChatStreamOptions | None = None
-    as_of: date | None = Field(default=None, description="Verity's extra field: as in /v1/ask")
+    as_of: AsOf = Field(default=None, description="Verity's extra field: as in /v1/ask")
 
     @field_validator("messages")
     @classmethod
