@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import date
 from typing import Any
 
 import httpx
@@ -29,13 +30,15 @@ def calls(verity: Verity, monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, st
     seen: list[tuple[str, str, list[Turn]]] = []
     ask, ask_stream = verity.ask, verity.ask_stream
 
-    def spy_ask(question: str, history: list[Turn] | None = None) -> AskResponse:
+    def spy_ask(question: str, history: list[Turn] | None = None, as_of: date | None = None) -> AskResponse:
         seen.append(("ask", question, list(history or [])))
-        return ask(question, history)
+        return ask(question, history, as_of)
 
-    def spy_stream(question: str, history: list[Turn] | None = None) -> Iterator[StreamEvent]:
+    def spy_stream(
+        question: str, history: list[Turn] | None = None, as_of: date | None = None
+    ) -> Iterator[StreamEvent]:
         seen.append(("ask_stream", question, list(history or [])))
-        yield from ask_stream(question, history)
+        yield from ask_stream(question, history, as_of)
 
     monkeypatch.setattr(verity, "ask", spy_ask)
     monkeypatch.setattr(verity, "ask_stream", spy_stream)
@@ -57,7 +60,9 @@ def test_completion_has_the_answer_and_numbered_sources(ai: OpenAI) -> None:
     assert "Bolton" in content and "Pompeo" in content
     answer, sources = content.split("\n\nSources:\n")
     verity = extra(completion, "verity")
-    assert verity["status"] == "answered" and answer == verity["answer"]
+    short = verity["short_answer"]
+    lead = f"**{short['text']}** — " if short else ""  # the reply leads with the short answer, in bold
+    assert verity["status"] == "answered" and answer == lead + verity["answer"]
     lines = sources.split("\n")
     assert len(lines) == len(verity["citations"])
     for line, citation in zip(lines, verity["citations"], strict=True):
@@ -155,7 +160,7 @@ def test_models(ai: OpenAI) -> None:
 def test_error_mid_stream_reaches_the_client(
     ai: OpenAI, verity: Verity, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    def failing(question: str, history: Any = None) -> Iterator[StreamEvent]:
+    def failing(question: str, history: Any = None, as_of: Any = None) -> Iterator[StreamEvent]:
         yield StreamEvent("sentence", {"index": 0, "text": "First.", "citations": [1]})
         raise RuntimeError("boom")
 

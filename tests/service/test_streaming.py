@@ -91,7 +91,7 @@ def test_events_arrive_as_produced_and_the_loop_stays_free(
     """The first sentence reaches the client while the pipeline is still working on the rest."""
     release = threading.Event()
 
-    def slow(question: str, history: Any = None) -> Iterator[StreamEvent]:
+    def slow(question: str, history: Any = None, as_of: Any = None) -> Iterator[StreamEvent]:
         yield StreamEvent("sentence", {"index": 0, "text": "First.", "citations": [1]})
         assert release.wait(timeout=60)
         yield StreamEvent("done", {"status": "answered", "answer": "First. [1]"})
@@ -136,7 +136,7 @@ def test_invalid_stream_request_is_a_json_4xx(client: TestClient, body: dict[str
 def test_error_before_the_first_event_is_an_http_error(
     client: TestClient, verity: Verity, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    def down(question: str, history: Any = None) -> Iterator[StreamEvent]:
+    def down(question: str, history: Any = None, as_of: Any = None) -> Iterator[StreamEvent]:
         raise StoreUnavailable("the vector store is unavailable: connection refused")
         yield  # a generator, like the real one
 
@@ -161,7 +161,7 @@ def test_error_after_the_stream_began_is_an_error_event(
     code: str,
     message: str,
 ) -> None:
-    def failing(question: str, history: Any = None) -> Iterator[StreamEvent]:
+    def failing(question: str, history: Any = None, as_of: Any = None) -> Iterator[StreamEvent]:
         yield StreamEvent("sentence", {"index": 0, "text": "First.", "citations": [1]})
         raise exc
 

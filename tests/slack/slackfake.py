@@ -280,10 +280,11 @@ def read_answer(payloads: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def api_view(body: dict[str, Any]) -> dict[str, Any]:
-    """A /v1/ask response in the terms of `read_answer`."""
+    """A /v1/ask response in the terms of `read_answer` (an answer leads with its short answer in bold)."""
+    short = body.get("short_answer") if body["status"] == "answered" else None
     return {
         "refused": body["status"] == "refused",
-        "answer": body["answer"],
+        "answer": f"*{short['text']}* — {body['answer']}" if short else body["answer"],
         "sources": [
             {"id": c["id"], "title": c["title"], "author": c.get("author"), "text": c["text"]}
             for c in body["citations"]

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 import time
+from datetime import date
 from typing import Any
 
 import pytest
@@ -24,11 +25,11 @@ def asked(verity: Verity, monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, li
     calls: list[tuple[str, list[Turn]]] = []
     real = verity.ask
 
-    def spy(question: str, history: list[Turn] | None = None) -> AskResponse:
+    def spy(question: str, history: list[Turn] | None = None, as_of: date | None = None) -> AskResponse:
         calls.append((question, list(history or [])))
         if "boom" in question:
             raise RuntimeError("the pipeline broke")
-        return real(question, history)
+        return real(question, history, as_of)
 
     monkeypatch.setattr(verity, "ask", spy)
     return calls
