@@ -61,8 +61,9 @@ eval: $(RUN_STAMP)  # writes docs/EVALUATION.md
 	$(BIN)/python scripts/eval_report.py
 
 # Not part of `make test`. Writes docs/BENCHMARKS.md (raw results: test-output/bench.json).
-# SCALE=1000,10000,100000,300000 chooses the generated-corpus sizes (default 1k, 10k, 100k);
-# BUDGET (minutes, default 30) skips a size whose estimated time would overrun it.
+# With ../shared/news present it also indexes and serves the real news corpus (never-seen questions).
+# SCALE=1000,10000,100000,300000 chooses the generated-corpus sizes (default 1k, 10k, 100k; SCALE=none
+# skips them); BUDGET (minutes, default 30) skips a size whose estimated time would overrun it.
 bench: $(DEV_STAMP)
 	$(BIN)/python scripts/bench.py $(if $(SCALE),--scale $(SCALE)) $(if $(BUDGET),--budget-minutes $(BUDGET))
 
