@@ -381,7 +381,7 @@ class ExtractiveComposer:
         for c in eligible:
             if c.passage.document_id == top.passage.document_id or c in top.corroborating:
                 continue
-            if c.score < top.score - 2.5 * self.settings.keep_within or c.coverage < 0.5:
+            if c.relevance < top.relevance - 2.5 * self.settings.keep_within or c.coverage < 0.5:
                 continue
             theirs = _values(question, c.sentence.text)
             if (
