@@ -25,6 +25,8 @@ from index.webpage import extract_html
 
 _INVISIBLE_RE = re.compile("[\u200b\u200c\u200d\u2060\ufeff]")
 _SPACES_RE = re.compile(r"[^\S\n]+")  # any whitespace but newline, NBSP included
+# a percent-escaped punctuation mark inside a word, left by scrapers ("North Korea%27s", "don%27t")
+_PERCENT_RE = re.compile(r"(?<=[A-Za-z])%(2[0-9A-F]|3[A-F])(?=[A-Za-z]|\s|$)")
 _SENTENCE_END_RE = re.compile(r"[.!?…:。！？][\"'”’)\]」』]*$")
 _HEADLINE_BAD_END_RE = re.compile(r"[.,;:…][\"'”’)\]]*$")
 _STRONG_CHROME_RE = re.compile(
@@ -113,7 +115,8 @@ def clean_document(raw: RawDocument) -> Document:
 
 
 def _normalise(line: str) -> str:
-    return _SPACES_RE.sub(" ", line).strip()
+    words = _SPACES_RE.sub(" ", line).strip().split(" ")
+    return " ".join(w if "/" in w else _PERCENT_RE.sub(lambda m: chr(int(m[1], 16)), w) for w in words)
 
 
 def _paragraphs(text: str) -> list[list[str]]:

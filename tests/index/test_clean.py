@@ -405,3 +405,18 @@ def test_sentences_that_start_like_chrome_are_kept() -> None:
     document = clean_document(RawDocument(id="s", text="\n\n".join(sentences)))
     assert paragraphs(document) == sentences
     assert document.author is None
+
+
+def test_percent_escaped_punctuation_inside_words_is_decoded_but_urls_are_kept() -> None:
+    raw = RawDocument(
+        id="pct",
+        title="North Korea%27s launch",
+        text="North Korea%27s missile flew 600 miles, officials said.\n\n"
+        "They don%27t expect another soon; the report is at https://example.org/a%27b today.\n\n"
+        "Turnout was 100%25 in one district, officials said.",
+    )
+    doc = clean_document(raw)
+    assert doc.title == "North Korea's launch"
+    assert "North Korea's missile flew" in doc.text and "They don't expect" in doc.text
+    assert "https://example.org/a%27b" in doc.text  # a URL is left as it is
+    assert "100%25" in doc.text  # after a digit it is not inside a word
