@@ -218,6 +218,8 @@ class Reader:
         for e in doc.ents:
             if e.label_ in ("ORDINAL",) or _asked(e.text, question):
                 continue
+            if e.label_ in ("GPE", "NORP") and e.root.dep_ in ("compound", "amod", "nmod"):
+                continue  # "U.S. forces", "Iranian officials": a modifier, not what the sentence names
             out.append(Span(e.text, e.start_char, e.end_char, e.label_))
             taken.update(range(e.start, e.end))
         try:
