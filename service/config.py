@@ -30,7 +30,8 @@ class RetrievalSettings(BaseModel):
 
 
 class AnswerSettings(BaseModel):
-    """Thresholds of the extractive answerer; calibrated by `scripts/calibrate.py`."""
+    """The composer's relevance thresholds (similarity and term coverage), which stand beside the learned
+    reader's threshold (`models/reader.json`), and its answer length."""
 
     max_sentences: int = 3
     min_sentence_score: float = 0.35

@@ -162,7 +162,8 @@ class Reader:
     def sentence_rows(
         self, question: Question, candidates: list[Any], corpus: Corpus, scope: TimeScope
     ) -> np.ndarray:
-        """One row of `SENTENCE_FEATURES` per candidate (a `extractive.Candidate` scored by the composer)."""
+        """One row of `SENTENCE_FEATURES` per candidate (an `extractive.Candidate` scored by the composer);
+        sets each candidate's `time_reason` on the way."""
         if not candidates:
             return np.zeros((0, len(SENTENCE_FEATURES)))
         key = answer_key(question)
@@ -186,6 +187,7 @@ class Reader:
             noun_cov = len(nouns & present) / len(nouns) if nouns else 1.0
             published = corpus.published.get(c.passage.document_id)
             tfit = judge(scope, c.sentence.text, published)
+            c.time_reason = tfit.reason  # why it is about another time, for a refusal
             age = ages[c.passage.document_id]
             gap = age - newest if age is not None and newest is not None else 0.0
             own = stem_set(c.sentence.text)
@@ -203,11 +205,10 @@ class Reader:
 
     def score(self, question: Question, candidates: list[Any], corpus: Corpus, scope: TimeScope) -> None:
         """Set each candidate's `score` to the sentence model's P(it answers) and `time_reason`."""
-        probs = self.model.sentence.predict(self.sentence_rows(question, candidates, corpus, scope))
-        for c, p in zip(candidates, probs, strict=True):
-            fit = judge(scope, c.sentence.text, corpus.published.get(c.passage.document_id))
-            c.time_reason = fit.reason
-            c.score = float(p) * (0.25 if fit.other_edition else 1.0)
+        rows = self.sentence_rows(question, candidates, corpus, scope)
+        other_edition = SENTENCE_FEATURES.index("other_edition")
+        for c, p, row in zip(candidates, self.model.sentence.predict(rows), rows, strict=True):
+            c.score = float(p) * (0.25 if row[other_edition] else 1.0)
 
     # -- spans ---------------------------------------------------------------------------------------
     def spans(self, question: Question, sentence: str) -> list[Span]:

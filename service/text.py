@@ -102,14 +102,13 @@ class Parser:
     ) -> None:
         self.analyzer = analyzer
         self.work = work or QueryTimeWork()
-        self._nlp = analyzer.nlp
         self._cache: OrderedDict[str, Any] = OrderedDict()
         self._stored: OrderedDict[str, str] = OrderedDict()  # sentence text -> its stored analysis
         self._size = cache_size
         self._lock = threading.Lock()
-        # one spaCy call at a time (pipelines are not documented as thread-safe); concurrent requests'
-        # texts share an `nlp.pipe` batch, which costs about half as much per text as parsing one by one
-        self._batcher: Batcher[Any] = Batcher(lambda texts: list(self._nlp.pipe(texts)))
+        # concurrent requests' texts share an `nlp.pipe` batch (about half the cost per text of parsing one
+        # by one); `Analyzer.parse` holds the one lock of every spaCy call, the indexer's included
+        self._batcher: Batcher[Any] = Batcher(analyzer.parse)
 
     def preload(self, analyses: dict[str, str]) -> None:
         """Register stored analyses (sentence text -> `Analyzer.dumps`) for `sentence` to load."""
