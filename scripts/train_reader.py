@@ -374,7 +374,7 @@ def best_threshold(tops: list[tuple[float, bool, bool]]) -> float:
 
 def evaluate(model: ReaderModel, items: list[dict[str, Any]], parser: Parser) -> dict[str, float]:
     reader = Reader(model, parser)
-    n_has = n_none = lead = refused_none = false_refusal = short = 0
+    n_has = n_none = lead = refused_none = false_refusal = short = first = 0
     for it in items:
         rows = reader.sentence_rows(it["question"], it["candidates"], it["corpus"], it["scope"])
         probs = model.sentence.predict(rows) if len(rows) else np.zeros(0)
@@ -382,6 +382,7 @@ def evaluate(model: ReaderModel, items: list[dict[str, Any]], parser: Parser) ->
         answered = bool(len(probs)) and float(probs.max()) >= model.threshold
         if has:
             n_has += 1
+            first += int(it["labels"][int(np.argmax(probs))])
             if not answered:
                 false_refusal += 1
                 continue
@@ -399,6 +400,7 @@ def evaluate(model: ReaderModel, items: list[dict[str, Any]], parser: Parser) ->
             refused_none += int(not answered)
     return {
         "answerable_questions": n_has,
+        "ranked_first": round(first / max(n_has, 1), 3),
         "lead_accuracy": round(lead / max(n_has, 1), 3),
         "short_answer_accuracy": round(short / max(n_has, 1), 3),
         "false_refusal": round(false_refusal / max(n_has, 1), 3),

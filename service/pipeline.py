@@ -435,7 +435,9 @@ class Verity:
             "The articles discuss this topic, but none of their sentences says "
             f"{wanted}, so Verity will not guess."
         )
-        closest = sorted(composition.candidates, key=lambda c: c.score, reverse=True)[:2]
+        closest = sorted(
+            (c for c in composition.candidates if not c.restates), key=lambda c: c.score, reverse=True
+        )[:2]
         rejected = [
             f"“{c.sentence.text}” [{self._cite(cited, c)}] ({c.time_reason or 'does not answer it'})"
             for c in closest

@@ -221,8 +221,12 @@ class Reader:
                 continue
             if e.label_ in ("GPE", "NORP") and e.root.dep_ in ("compound", "amod", "nmod"):
                 continue  # "U.S. forces", "Iranian officials": a modifier, not what the sentence names
-            out.append(Span(e.text, e.start_char, e.end_char, e.label_))
-            taken.update(range(e.start, e.end))
+            first = e.start
+            while first > 0 and _is_title(doc[first - 1], e):
+                first -= 1  # "President Joe Biden": the title spaCy leaves outside the name is part of it
+            start = doc[first].idx
+            out.append(Span(sentence[start : e.end_char], start, e.end_char, e.label_))
+            taken.update(range(first, e.end))
         try:
             chunks = list(doc.noun_chunks)
         except ValueError:  # no dependency parse
@@ -266,6 +270,16 @@ class Reader:
         best = int(np.argmax(probs))
         spans[best].score = float(probs[best])
         return spans[best] if probs[best] >= self.model.span_threshold else None
+
+
+def _is_title(token: Any, entity: Any) -> bool:
+    """A capitalised word before a person's name that modifies it ("President", "Gov.", "Coach")."""
+    return bool(
+        entity.label_ == "PERSON"
+        and token.dep_ == "compound"
+        and entity.start <= token.head.i < entity.end
+        and token.text[:1].isupper()
+    )
 
 
 def _log_age(as_of: date, published: date | None) -> float | None:

@@ -7,6 +7,8 @@ from pathlib import Path
 
 import numpy as np
 
+from index.documents import Document
+from service.config import Settings
 from service.pipeline import Verity
 from service.question import analyse
 from service.reader import SENTENCE_FEATURES, SPAN_FEATURES, Model, ReaderModel
@@ -46,3 +48,34 @@ def test_the_short_answer_is_the_entity_asked_for(verity: Verity) -> None:
     assert span is not None and sentence[span.start : span.end] == span.text
     assert "Eagles" in span.text or "Chiefs" in span.text  # a team, not the day or the game
     assert verity.reader.short_answer(question, "It rained.", ["It rained."], 0.9) is None
+
+
+def test_a_persons_title_is_part_of_the_short_answer(verity: Verity) -> None:
+    question = analyse("Which political figure faced questions about classified documents?", verity.parser)
+    sentence = "President Joe Biden faced questions about classified documents found in his former office."
+    span = verity.reader.short_answer(question, sentence, [sentence], 0.9)
+    assert span is not None and span.text == "President Joe Biden"
+    assert sentence[span.start : span.end] == span.text
+
+
+def test_a_sentence_that_only_restates_the_question_does_not_answer_it(
+    verity: Verity, tmp_path: Path
+) -> None:
+    """A quiz page in the corpus quotes the question word for word; the article that answers must lead."""
+    quiz = (
+        "Quiz of the week. Which club won the rowing final in Lisbon this week? Send your answers by Friday."
+    )
+    report = (
+        "Rowers from across Europe gathered on the Tagus. "
+        "Benfica won the rowing final in Lisbon on Sunday, beating Porto by two lengths."
+    )
+    other = Verity(
+        Settings(data_dir=tmp_path, corpus_dir=tmp_path / "none", collection="restating"), models=verity
+    )
+    other.index([Document("quiz", "Quiz", quiz), Document("report", "Final", report)], progress=False)
+    answer = other.ask("Which club won the rowing final in Lisbon this week?")
+    assert answer.status == "answered", answer
+    assert "Benfica" in answer.answer and "Which club" not in answer.answer
+    other.index([Document("quiz", "Quiz", quiz)], prune=True, progress=False)
+    refused = other.ask("Which club won the rowing final in Lisbon this week?")
+    assert refused.status == "refused" and "Which club" not in refused.answer, refused
