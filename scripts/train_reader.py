@@ -359,17 +359,20 @@ def _split_labels(rows: list[np.ndarray], labels: list[bool]) -> list[list[bool]
 
 
 def best_threshold(tops: list[tuple[float, bool, bool]]) -> float:
-    best, chosen = -1.0, 0.5
-    for t in np.linspace(0.02, 0.9, 89):
+    """The refusal threshold by balanced accuracy: right answers on questions that have one, refusals on
+    those that do not. The curve is flat near its top (a small change of the data moved its argmax from
+    0.23 to 0.27), so the lowest threshold within 0.005 of the best is taken: where the training data
+    cannot tell thresholds apart, answer — every sentence shown is still verified."""
+    grid = np.linspace(0.02, 0.9, 89)
+    scores = []
+    for t in grid:
         answerable = [(p >= t and right) for p, right, has in tops if has]
         refusable = [p < t for p, _, has in tops if not has]
-        # balanced: right answers on questions that have one, refusals on those that do not
-        score = 0.5 * (np.mean(answerable) if answerable else 0) + 0.5 * (
-            np.mean(refusable) if refusable else 0
+        scores.append(
+            0.5 * (np.mean(answerable) if answerable else 0) + 0.5 * (np.mean(refusable) if refusable else 0)
         )
-        if score > best:
-            best, chosen = float(score), float(t)
-    return round(chosen, 3)
+    top = max(scores)
+    return round(float(next(t for t, s in zip(grid, scores, strict=True) if s >= top - 0.005)), 3)
 
 
 def evaluate(model: ReaderModel, items: list[dict[str, Any]], parser: Parser) -> dict[str, float]:

@@ -125,4 +125,13 @@ def _focus(doc: Any, kind: AnswerType) -> str | None:
                         return stem(target.text.lower())
         if token.pos_ == "NOUN" and any(c.tag_ == "WDT" for c in token.children):
             return stem(token.text.lower())
-    return None
+    # the parse missed it ("which fast-food chain is", "what animal that was"): the last noun of the
+    # words that follow "which" / "what" up to the first that cannot be part of their noun phrase
+    wh = next((t for t in doc if t.lower_ in ("which", "what") and t.tag_ in ("WDT", "WP")), None)
+    last = None
+    for token in doc[wh.i + 1 :] if wh is not None else ():
+        if token.pos_ == "NOUN":
+            last = token
+        elif not (token.pos_ in ("PROPN", "ADJ", "NUM") or token.text == "-"):
+            break
+    return stem(last.text.lower()) if last is not None else None

@@ -55,7 +55,7 @@ SENTENCE_FEATURES = [
 ]  # fmt: skip
 SPAN_FEATURES = [
     "label_fit", "is_entity", "proper", "tokens", "distance", "asked", "repeated", "subject", "object",
-    "position", "sentence_score",
+    "position", "sentence_score", "modifier",
 ]  # fmt: skip
 NO_ENTITY = "CHUNK"  # the label of a noun chunk that is not an entity
 
@@ -76,6 +76,7 @@ class Span:
     end: int
     label: str
     score: float = 0.0
+    modifier: bool = False  # a place or nationality modifying a noun ("U.S. forces", "Iranian officials")
 
 
 @dataclass
@@ -219,13 +220,12 @@ class Reader:
         for e in doc.ents:
             if e.label_ in ("ORDINAL",) or _asked(e.text, question):
                 continue
-            if e.label_ in ("GPE", "NORP") and e.root.dep_ in ("compound", "amod", "nmod"):
-                continue  # "U.S. forces", "Iranian officials": a modifier, not what the sentence names
             first = e.start
             while first > 0 and _is_title(doc[first - 1], e):
                 first -= 1  # "President Joe Biden": the title spaCy leaves outside the name is part of it
             start = doc[first].idx
-            out.append(Span(sentence[start : e.end_char], start, e.end_char, e.label_))
+            modifier = e.label_ in ("GPE", "NORP") and e.root.dep_ in ("compound", "amod", "nmod")
+            out.append(Span(sentence[start : e.end_char], start, e.end_char, e.label_, modifier=modifier))
             taken.update(range(first, e.end))
         try:
             chunks = list(doc.noun_chunks)
@@ -258,6 +258,7 @@ class Reader:
                 math.log1p(distance), len(set(stems(s.text)) & terms) / max(len(stems(s.text)), 1),
                 math.log1p(repeated), float(bool(deps & {"nsubj", "nsubjpass"})),
                 float(bool(deps & {"dobj", "pobj", "attr"})), s.start / max(len(sentence), 1), score,
+                float(s.modifier),
             ])  # fmt: skip
         return np.asarray(rows, dtype=np.float64).reshape(len(spans), len(SPAN_FEATURES))
 
@@ -268,8 +269,18 @@ class Reader:
             return None
         probs = self.model.span.predict(self.span_rows(question, sentence, spans, others, score))
         best = int(np.argmax(probs))
-        spans[best].score = float(probs[best])
-        return spans[best] if probs[best] >= self.model.span_threshold else None
+        if probs[best] < self.model.span_threshold:
+            return None
+        chosen = spans[best]
+        # the fullest mention of the same name in the sentence ("Swift" -> "Taylor Swift")
+        fuller = [
+            s for s in spans
+            if s.label == chosen.label and s.label != NO_ENTITY and len(s.text) > len(chosen.text)
+            and re.search(rf"(?<!\w){re.escape(chosen.text)}(?!\w)", s.text)
+        ]  # fmt: skip
+        chosen = max(fuller, key=lambda s: len(s.text)) if fuller else chosen
+        chosen.score = float(probs[best])
+        return chosen
 
 
 def _is_title(token: Any, entity: Any) -> bool:

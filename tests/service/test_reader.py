@@ -11,7 +11,7 @@ from index.documents import Document
 from service.config import Settings
 from service.pipeline import Verity
 from service.question import analyse
-from service.reader import SENTENCE_FEATURES, SPAN_FEATURES, Model, ReaderModel
+from service.reader import SENTENCE_FEATURES, SPAN_FEATURES, Model, Reader, ReaderModel
 
 MODEL = Path(__file__).resolve().parents[2] / "models" / "reader.json"
 
@@ -79,3 +79,33 @@ def test_a_sentence_that_only_restates_the_question_does_not_answer_it(
     other.index([Document("quiz", "Quiz", quiz)], prune=True, progress=False)
     refused = other.ask("Which club won the rowing final in Lisbon this week?")
     assert refused.status == "refused" and "Which club" not in refused.answer, refused
+
+
+def test_the_focus_noun_is_found_where_the_parse_misses_it(verity: Verity) -> None:
+    """What is asked for keys the learned label table: "which fast-food chain" asks for a chain."""
+    focus = {
+        "Which fast-food chain is upgrading its burgers?": "chain",
+        "Scientists have revived what animal that was frozen for years?": "anim",
+        "Which two automakers are discussing a merger?": "automak",
+        "Which Pacific nation was struck by an earthquake?": "nation",
+        "What did the minister say?": None,
+    }
+    assert {q: analyse(q, verity.parser).focus for q in focus} == focus
+
+
+def test_the_short_answer_is_the_fullest_mention_of_the_name(verity: Verity) -> None:
+    question = analyse("Who gave bonuses to her truck drivers?", verity.parser)
+    sentence = "Fans of Taylor Swift were not surprised when Swift gave every truck driver a $100,000 bonus."
+    # a span model that prefers short entities: it picks "Swift", the reader shows the fullest mention
+    weights = [5.0 if f == "is_entity" else -5.0 if f == "tokens" else 0.0 for f in SPAN_FEATURES]
+    short = Model(SPAN_FEATURES, [0.0] * len(weights), [1.0] * len(weights), weights, 0.0)
+    committed = verity.reader.model
+    reader = Reader(
+        ReaderModel(committed.sentence, short, committed.labels, committed.threshold, 0.01), verity.parser
+    )
+    spans = reader.spans(question, sentence)
+    probs = short.predict(reader.span_rows(question, sentence, spans, [sentence], 0.9))
+    assert spans[int(probs.argmax())].text == "Swift"
+    span = reader.short_answer(question, sentence, [sentence], 0.9)
+    assert span is not None and span.text == "Taylor Swift", span
+    assert sentence[span.start : span.end] == span.text
