@@ -115,10 +115,10 @@ def test_llm_answer_never_shows_an_unsupported_sentence(llm_verity: Verity) -> N
 
 def test_fallback_when_the_server_is_down(settings: Settings, verity: Verity) -> None:
     down = _llm_verity(settings, f"http://127.0.0.1:{_free_port()}/v1", timeout=5)
-    r = down.ask("In which city was Soleimani killed?")
+    r = down.ask("Who urged Trump to kill Soleimani after Iran shot down a U.S. drone?")
     assert r.status == "answered" and r.answerer == "extractive"
     assert r.note and "could not be used" in r.note
-    assert "Baghdad" in r.answer
+    assert "Bolton" in r.answer
 
 
 def test_fallback_when_the_server_is_too_slow(settings: Settings, verity: Verity, llm_url: str) -> None:

@@ -60,12 +60,22 @@ class SocketModeServer:
             return dict(self.acks)
 
 
+QUESTION = "Who urged Trump to kill Soleimani after Iran shot down a U.S. drone?"
+
+
 @pytest.fixture
 def socket_slack(fake_slack: FakeSlack) -> Iterator[SocketModeServer]:
     event = json.loads(event_body({"type": "message", "channel_type": "im", "channel": "D0SOCKET",
-                                   "user": "U0HUMAN01", "text": "In which city was Soleimani killed?"},
+                                   "user": "U0HUMAN01", "text": QUESTION},
                                   event_id="Ev0SOCKET1"))  # fmt: skip
-    command = dict(parse_qsl(command_body("In which city was Soleimani killed?", fake_slack.response_url())))
+    command = dict(
+        parse_qsl(
+            command_body(
+                QUESTION,
+                fake_slack.response_url(),
+            )
+        )
+    )
     envelopes = [
         {"envelope_id": "env-1", "type": "events_api", "accepts_response_payload": False, "retry_attempt": 0,
          "retry_reason": "", "payload": event},
@@ -102,7 +112,7 @@ def test_socket_mode_answers_events_and_commands_once(
         assert acks["env-3"]["payload"]["text"].startswith(":mag: Looking up:")
         (post,) = fake_slack.wait_posts("D0SOCKET")
         reply = fake_slack.wait_for(lambda: [c for c in fake_slack.posts() if c.method == "response_url"])[0]
-        assert "Baghdad" in read_answer([post.json])["answer"]
+        assert "Bolton" in read_answer([post.json])["answer"]
         assert read_answer([reply.json]) == read_answer([post.json])
         time.sleep(0.5)
         assert len(fake_slack.posts("D0SOCKET")) == 1  # the retried envelope was acknowledged, not answered
