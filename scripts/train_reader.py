@@ -175,12 +175,13 @@ def main() -> None:
     fit_items = [it for it in items if it["q"]["as_of"][:7] not in holdout]
     held_items = [it for it in items if it["q"]["as_of"][:7] in holdout]
     log(f"fit on {len(fit_items)} questions, {len(held_items)} held out ({len(holdout)} months)")
-    trial = train(fit_items, labels, parser)
+    words = focus_words(items, labels)
+    trial = train(fit_items, labels, words, parser, embedder)
     figures = {
-        "held_out": evaluate(trial, held_items, parser),
-        "fitted_on": evaluate(trial, fit_items, parser),
+        "held_out": evaluate(trial, held_items, parser, embedder),
+        "fitted_on": evaluate(trial, fit_items, parser, embedder),
     }
-    final = train(items, labels, parser)
+    final = train(items, labels, words, parser, embedder)
     final.card = {
         "data": "../shared/news/train (questions.jsonl + articles.jsonl)",
         "command": "make train",
@@ -216,7 +217,9 @@ Two logistic models and a label table, {args.out.stat().st_size // 1024} KB of J
   signals; a question is refused when no sentence reaches **{model.threshold}**;
 * the **span model**: P(an entity or noun chunk of the answering sentence is the answer) over
   {len(model.span.features)} signals; no short answer below **{model.span_threshold}**;
-* the **label table**: P(entity label | what is asked) for {len(model.labels)} answer types and focus nouns.
+* the **label table**: P(entity label | what is asked) for {len(model.labels)} answer types and focus nouns; a
+  focus noun no training question used reads the row of the most similar one (the bundled embedding
+  model, cosine ≥ 0.55: "which nation" reads "country"), else the row of all questions.
 
 **Data**: {card["data"]} only — never the dev sets or the seeds' eval sets. {card["questions"]} questions;
 for each, the sentences of its {args.passages} best BM25 passages in its week's pool (the results of every
@@ -275,6 +278,17 @@ def embed_and_parse(
     return {t: known[t][0] for t in texts}
 
 
+def focus_words(items: list[dict[str, Any]], table: dict[str, dict[str, float]]) -> dict[str, str]:
+    """For each focus row of the label table, the focus noun as its questions most often write it
+    (`Reader.key` compares an unseen focus noun with these)."""
+    words: dict[str, Counter[str]] = defaultdict(Counter)
+    for it in items:
+        key, word = answer_key(it["question"]), it["question"].focus_word
+        if word and key.startswith("focus:") and key in table:
+            words[key][word] += 1
+    return {key: counter.most_common(1)[0][0] for key, counter in sorted(words.items())}
+
+
 def label_table(items: list[dict[str, Any]], parser: Parser) -> dict[str, dict[str, float]]:
     """P(entity label | answer key) from the gold answers found in positive sentences (add-one smoothed)."""
     counts: dict[str, Counter[str]] = defaultdict(Counter)
@@ -300,10 +314,13 @@ def label_table(items: list[dict[str, Any]], parser: Parser) -> dict[str, dict[s
     return table
 
 
-def train(items: list[dict[str, Any]], labels: dict[str, dict[str, float]], parser: Parser) -> ReaderModel:
+def train(
+    items: list[dict[str, Any]], labels: dict[str, dict[str, float]], words: dict[str, str],
+    parser: Parser, embedder: Embedder,
+) -> ReaderModel:  # fmt: skip
     untrained = Model([], [], [], [], 0.0)
-    model = ReaderModel(untrained, untrained, labels, 0.5, 0.5)
-    reader = Reader(model, parser)
+    model = ReaderModel(untrained, untrained, labels, 0.5, 0.5, focus_words=words)
+    reader = Reader(model, parser, embedder)
     rows, ys = [], []
     for it in items:
         it["rows"] = reader.sentence_rows(it["question"], it["candidates"], it["corpus"], it["scope"])
@@ -375,8 +392,10 @@ def best_threshold(tops: list[tuple[float, bool, bool]]) -> float:
     return round(float(next(t for t, s in zip(grid, scores, strict=True) if s >= top - 0.005)), 3)
 
 
-def evaluate(model: ReaderModel, items: list[dict[str, Any]], parser: Parser) -> dict[str, float]:
-    reader = Reader(model, parser)
+def evaluate(
+    model: ReaderModel, items: list[dict[str, Any]], parser: Parser, embedder: Embedder
+) -> dict[str, float]:
+    reader = Reader(model, parser, embedder)
     n_has = n_none = lead = refused_none = false_refusal = short = first = 0
     for it in items:
         rows = reader.sentence_rows(it["question"], it["candidates"], it["corpus"], it["scope"])

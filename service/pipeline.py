@@ -99,7 +99,8 @@ class Verity:
             self.analyzer = Analyzer(settings.spacy_model)
             self.work = QueryTimeWork()
             self.parser = Parser(self.analyzer, self.work)
-            self.reader = Reader(ReaderModel.load(_model_path(settings.reader_model)), self.parser)
+            model = ReaderModel.load(_model_path(settings.reader_model))
+            self.reader = Reader(model, self.parser, self.embedder)
         self.store = ChromaStore(
             connect(settings.data_dir / "chroma", settings.chroma_url), settings.collection
         )

@@ -68,6 +68,7 @@ class Question:
     nouns: tuple[str, ...]  # stems of the nouns and names (the subset that must be on topic)
     entities: tuple[str, ...]  # entity strings named in the question
     focus: str | None  # stem of the noun naming the kind of answer ("what measure", "the name of the base")
+    focus_word: str | None  # that noun as written, lower-cased ("measure", "base")
     parse: Any = field(compare=False, repr=False)
 
 
@@ -111,20 +112,23 @@ def analyse(text: str, parser: Parser) -> Question:
             nouns.append(s)
     entities = tuple(e.text for e in doc.ents)
     kind = answer_type_of(text)
-    return Question(text, kind, tuple(terms), tuple(verbs), tuple(nouns), entities, _focus(doc, kind), doc)
+    focus_word = _focus(doc, kind)
+    focus = stem(focus_word) if focus_word else None
+    return Question(text, kind, tuple(terms), tuple(verbs), tuple(nouns), entities, focus, focus_word, doc)
 
 
 def _focus(doc: Any, kind: AnswerType) -> str | None:
-    """The noun the answer must name: "the name of the base" -> base; "what measure" -> measure."""
+    """The noun the answer must name, lower-cased: "the name of the base" -> base; "what measure" ->
+    measure."""
     for token in doc:
         if kind is AnswerType.NAME and token.text.lower() == "name":
             for child in token.children:
                 if child.dep_ == "prep" and child.text.lower() == "of":
                     target = next((g for g in child.children if g.dep_ == "pobj"), None)
                     if target is not None:
-                        return stem(target.text.lower())
+                        return str(target.text.lower())
         if token.pos_ == "NOUN" and any(c.tag_ == "WDT" for c in token.children):
-            return stem(token.text.lower())
+            return str(token.text.lower())
     # the parse missed it ("which fast-food chain is", "what animal that was"): the last noun of the
     # words that follow "which" / "what" up to the first that cannot be part of their noun phrase
     wh = next((t for t in doc if t.lower_ in ("which", "what") and t.tag_ in ("WDT", "WP")), None)
@@ -134,4 +138,4 @@ def _focus(doc: Any, kind: AnswerType) -> str | None:
             last = token
         elif not (token.pos_ in ("PROPN", "ADJ", "NUM") or token.text == "-"):
             break
-    return stem(last.text.lower()) if last is not None else None
+    return str(last.text.lower()) if last is not None else None

@@ -35,6 +35,7 @@ from typing import Any
 
 import numpy as np
 
+from index.embed import Embedder
 from service.question import AnswerType, Question
 from service.retrieval import Corpus
 from service.text import Parser, stem, stem_set, stems
@@ -58,6 +59,9 @@ SPAN_FEATURES = [
     "position", "sentence_score", "modifier",
 ]  # fmt: skip
 NO_ENTITY = "CHUNK"  # the label of a noun chunk that is not an entity
+# cosine of the bundled model between two focus nouns for one to stand for the other ("nation" and
+# "country" 0.77, "musician" and "singer" 0.69; "food" and "animal" 0.50 fall below)
+_SIMILAR_FOCUS = 0.55
 
 
 def answer_key(question: Question) -> str:
@@ -125,19 +129,21 @@ class ReaderModel:
     threshold: float  # refuse when no sentence scores this high
     span_threshold: float  # no short answer below this
     card: dict[str, Any] = field(default_factory=dict)
+    focus_words: dict[str, str] = field(default_factory=dict)  # label-table key -> its focus noun
 
     @staticmethod
     def load(path: Path) -> ReaderModel:
         data = json.loads(path.read_text())
         return ReaderModel(
             Model(**data["sentence"]), Model(**data["span"]), data["labels"], float(data["threshold"]),
-            float(data["span_threshold"]), data.get("card", {}),
+            float(data["span_threshold"]), data.get("card", {}), data.get("focus_words", {}),
         )  # fmt: skip
 
     def dump(self, path: Path) -> None:
         data = {
             "sentence": self.sentence.__dict__, "span": self.span.__dict__, "labels": self.labels,
             "threshold": self.threshold, "span_threshold": self.span_threshold, "card": self.card,
+            "focus_words": self.focus_words,
         }  # fmt: skip
         path.write_text(json.dumps(data, indent=1, sort_keys=True) + "\n")
 
@@ -155,9 +161,27 @@ def _asked(text: str, question: Question) -> bool:
 class Reader:
     """Signals → the sentence model's score on each candidate; the span model's short answer."""
 
-    def __init__(self, model: ReaderModel, parser: Parser) -> None:
+    def __init__(self, model: ReaderModel, parser: Parser, embedder: Embedder | None = None) -> None:
         self.model = model
         self.parser = parser
+        self.embedder = embedder
+        self._nearest: dict[str, str] = {}
+
+    def key(self, question: Question) -> str:
+        """The label-table row for the question: what it asks for, or for a focus noun the training
+        questions never used, the row of the most similar one the table has ("which nation" reads the
+        "country" row, "which musician" the "singer" row) when the bundled model finds one close enough."""
+        key = answer_key(question)
+        word = question.focus_word
+        if key in self.model.labels or not word or self.embedder is None or not self.model.focus_words:
+            return key
+        if word not in self._nearest:
+            keys = sorted(self.model.focus_words)
+            vectors = self.embedder.encode_cached([word, *(self.model.focus_words[k] for k in keys)])
+            sims = vectors[1:] @ vectors[0]
+            best = int(np.argmax(sims))
+            self._nearest[word] = keys[best] if sims[best] >= _SIMILAR_FOCUS else key
+        return self._nearest[word]
 
     # -- sentences -----------------------------------------------------------------------------------
     def sentence_rows(
@@ -167,7 +191,7 @@ class Reader:
         sets each candidate's `time_reason` on the way."""
         if not candidates:
             return np.zeros((0, len(SENTENCE_FEATURES)))
-        key = answer_key(question)
+        key = self.key(question)
         best_dense = max(c.dense for c in candidates)
         best_cov = max(c.coverage for c in candidates)
         ranks: dict[str, int] = {}
@@ -243,7 +267,7 @@ class Reader:
         self, question: Question, sentence: str, spans: list[Span], others: list[str], score: float
     ) -> np.ndarray:
         doc = self.parser.sentence(sentence)
-        key = answer_key(question)
+        key = self.key(question)
         terms = set(question.terms)
         anchors = [t.idx for t in doc if stem(t.text.lower()) in terms]
         rows = []

@@ -109,3 +109,15 @@ def test_the_short_answer_is_the_fullest_mention_of_the_name(verity: Verity) -> 
     span = reader.short_answer(question, sentence, [sentence], 0.9)
     assert span is not None and span.text == "Taylor Swift", span
     assert sentence[span.start : span.end] == span.text
+
+
+def test_an_unseen_focus_noun_reads_the_row_of_the_most_similar_one(verity: Verity) -> None:
+    """No training question asked "which nation"; the learned table's "country" row serves it."""
+    model = verity.reader.model
+    assert "focus:nation" not in model.labels and model.focus_words["focus:countri"] == "country"
+    nation = analyse("Which Pacific nation was struck by an earthquake this week?", verity.parser)
+    assert nation.focus_word == "nation" and verity.reader.key(nation) == "focus:countri"
+    assert model.label_fit(verity.reader.key(nation), "GPE") > model.label_fit("any", "GPE")
+    odd = analyse("Which sandwich did the mayor eat this week?", verity.parser)
+    assert verity.reader.key(odd) == "focus:sandwich"  # nothing close: the table's row for all questions
+    assert model.label_fit("focus:sandwich", "GPE") == model.label_fit("any", "GPE")
