@@ -22,7 +22,7 @@ its report (say which parts ran) but leaves the README's figures alone: those co
    seen, at concurrency 1 beside the floor on the same collection, and at concurrency 8; the query-time
    work counter from `/metrics`.
 4. Scale (`bench_scale.py`, a fresh process per size and step): a generated corpus (`gen_corpus.py`) at
-   each size: indexing time and passages/s beside raw encode of the same passages, query p50, peak memory.
+   each size: indexing time and sentences/s beside raw encode of the same sentences, query p50, peak memory.
    A size whose estimated time would overrun `--budget-minutes` is skipped, and the report says so.
 5. A pyinstrument profile for every target missed, with what would close it (`bench_report.py`).
 """
@@ -488,7 +488,7 @@ def main() -> None:
         if "scale" in parts:
             results["scale"] = scale_bench(work, sizes, deadline, args.budget_minutes, args.encode_sample)
             runs = results["scale"]["runs"]
-            if any(r["index"]["index_rate"] < 0.75 * r["index"]["raw_rate"] for r in runs.values()):
+            if any(r["index"]["sentence_rate"] < 0.75 * r["index"]["raw_rate"] for r in runs.values()):
                 print("profiling indexing ...", flush=True)
                 results["index_profile"] = scale_step(
                     "profile-index", work / "profile-index", "--passages", "1000"

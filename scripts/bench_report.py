@@ -140,7 +140,7 @@ def _seeds_targets(h: dict[str, Any]) -> list[tuple[str, str, bool | None]]:
 
 def _scale_targets(runs: dict[str, Any]) -> list[tuple[str, str, bool | None]]:
     rows: list[tuple[str, str, bool | None]] = []
-    shares = {n: run["index"]["index_rate"] / run["index"]["raw_rate"] for n, run in runs.items()}
+    shares = {n: run["index"]["sentence_rate"] / run["index"]["raw_rate"] for n, run in runs.items()}
     rows.append(
         (
             "indexing ≥ 75% of raw encode throughput (generated corpus)",
@@ -324,18 +324,17 @@ def _indexing(s: dict[str, Any]) -> list[str]:
         f"{s['encode_sample']:,}) encoded by the same loaded `SentenceTransformer` with the same batch size, "
         "nothing else. *Model share* is the part of the indexing time spent inside the encoder, measured "
         "during indexing; it includes the time a forward is held up by the writer thread (below). The "
-        "raw encode here is of the passage texts (`bench_scale.py`), while the indexer embeds each "
-        "passage's sentences one by one: the news corpus's indexing row sets the indexer beside the raw "
-        "encode of the very sentences it embeds.\n",
-        "| passages | documents | indexing s | indexing passages/s | raw encode passages/s (n) | ratio | "
-        "model share |\n|---|---|---|---|---|---|---|",
+        "raw encode is of the very sentences the indexer embedded (`bench_scale.py`), all of them or a "
+        "fixed sample.\n",
+        "| passages | documents | sentences | indexing s | indexing sentences/s | raw encode sentences/s (n) "
+        "| ratio | model share |\n|---|---|---|---|---|---|---|---|",
     ]
     for n, run in s["runs"].items():
         i = run["index"]
         out.append(
-            f"| {int(n):,} | {i['documents']:,} | {i['index_seconds']:.1f} | {i['index_rate']:.1f} | "
-            f"{i['raw_rate']:.1f} ({i['raw_passages']:,}) | {i['index_rate'] / i['raw_rate']:.0%} | "
-            f"{i['encode_share']:.0%} |"
+            f"| {int(n):,} | {i['documents']:,} | {i['sentences']:,} | {i['index_seconds']:.1f} | "
+            f"{i['sentence_rate']:.1f} | {i['raw_rate']:.1f} ({i['raw_sentences']:,}) | "
+            f"{i['sentence_rate'] / i['raw_rate']:.0%} | {i['encode_share']:.0%} |"
         )
     return [*out, ""]
 
@@ -662,7 +661,7 @@ def _close_indexing(r: dict[str, Any]) -> list[str]:
     parts = []
     for n, run in runs.items():
         i = run["index"]
-        in_model = i["encode_share"] * i["index_seconds"] / i["passages"]  # seconds per passage
+        in_model = i["encode_share"] * i["index_seconds"] / i["sentences"]  # seconds per sentence
         parts.append(
             f"at {int(n):,} passages the model took {i['encode_share']:.0%} of the indexing time and ran at "
             f"{1 / in_model / i['raw_rate']:.0%} of its raw speed"
