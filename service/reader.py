@@ -176,6 +176,8 @@ class Reader:
         if key in self.model.labels or not word or self.embedder is None or not self.model.focus_words:
             return key
         if word not in self._nearest:
+            if len(self._nearest) >= 10_000:  # words come from users' questions: keep the memo bounded
+                self._nearest.clear()
             keys = sorted(self.model.focus_words)
             vectors = self.embedder.encode_cached([word, *(self.model.focus_words[k] for k in keys)])
             sims = vectors[1:] @ vectors[0]
