@@ -196,15 +196,12 @@ class Verity:
         premises = presuppositions(question, self.parser)
         try:
             self.retriever.prepare([question, *(p.statement for p in premises)])
-            refusal = self._check_premises(premises)
+            refusal = self._check_premises(premises, as_of)
             if refusal is not None:
                 refusal.resolved_question = question
                 return refusal
+            hits = self.retriever.retrieve(question, as_of)
             corpus = self.retriever.corpus
-            hits = [
-                h for h in self.retriever.retrieve(question)
-                if corpus.published.get(h.passage.document_id, as_of) <= as_of
-            ]  # fmt: skip
             composition = self.composer.compose(analysed, hits, corpus, scope_of(question, as_of))
             if self.llm is not None and composition.refusal != "out_of_scope":
                 response = self._llm_answer(analysed, hits, composition)
@@ -237,11 +234,11 @@ class Verity:
             raise BadRequest(f"{what} is longer than {self.settings.max_question_chars} characters")
         return text
 
-    def _check_premises(self, premises: list[Presupposition]) -> AskResponse | None:
+    def _check_premises(self, premises: list[Presupposition], as_of: date) -> AskResponse | None:
         """Refuse when what the question takes for granted is contradicted (or, if essential, unsupported)."""
         for premise in premises:
             judgement = self.verifier.verify(
-                premise.statement, self.retriever.retrieve(premise.statement), self.retriever.corpus
+                premise.statement, self.retriever.retrieve(premise.statement, as_of), self.retriever.corpus
             )
             if judgement.verdict == "refuted":
                 cited = self._cited()
