@@ -297,8 +297,8 @@ def _latency(
 
 def breakdown(work: Path, profile: bool) -> dict[str, Any]:
     """The pipeline in-process on a copy of the server's store: time per stage, and a profile."""
+    from service.answering.pipeline import Verity
     from service.config import Settings
-    from service.pipeline import Verity
 
     data = work / "inproc"
     shutil.copytree(work / "floor-chroma", data / "chroma")
@@ -323,7 +323,8 @@ def breakdown(work: Path, profile: bool) -> dict[str, Any]:
     stages = {
         "premise check (its retrievals included)": (verity, "_check_premises"),
         "retrieve: dense + BM25 + fusion (each call)": (verity.retriever, "retrieve"),
-        "compose: score and select sentences": (verity.composer, "compose"),
+        "read: candidates, signals, learned reader": (verity.sentences, "read"),
+        "compose: select sentences": (verity.composer, "compose"),
         "model forward (SentenceTransformer.encode)": (model, "encode"),
         "spaCy parse (cache misses)": (verity.parser._batcher, "_run"),
     }

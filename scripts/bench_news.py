@@ -94,8 +94,8 @@ def index_worker(corpus_dir: Path, data: Path, sample: int = 0) -> dict[str, Any
 
     from index.loaders import load_documents
     from index.split import split_passages
+    from service.answering.pipeline import Verity
     from service.config import Settings
-    from service.pipeline import Verity
 
     t = time.perf_counter()
     documents = load_documents(corpus_dir)

@@ -56,7 +56,7 @@ def settings(root: Path) -> Any:
 def index(passages: int, root: Path, encode_sample: int, seed: int) -> dict[str, Any]:
     from index.loaders import load_documents
     from index.split import split_passages
-    from service.pipeline import Verity
+    from service.answering.pipeline import Verity
 
     started = time.perf_counter()
     questions = gen_corpus.write_corpus(passages, root / "corpus" / "corpus.jsonl", seed)
@@ -111,7 +111,7 @@ def index(passages: int, root: Path, encode_sample: int, seed: int) -> dict[str,
 
 
 def serve(root: Path, profile: bool) -> dict[str, Any]:
-    from service.pipeline import Verity
+    from service.answering.pipeline import Verity
 
     questions: list[str] = json.loads((root / "questions.json").read_text())
     t = time.perf_counter()
@@ -172,7 +172,7 @@ def profile_index(passages: int, root: Path, seed: int) -> dict[str, Any]:
     from pyinstrument import Profiler
 
     from index.loaders import load_documents
-    from service.pipeline import Verity
+    from service.answering.pipeline import Verity
 
     gen_corpus.write_corpus(passages, root / "corpus" / "corpus.jsonl", seed)
     documents = load_documents(root / "corpus")

@@ -28,9 +28,9 @@ from html_eval import evaluate as evaluate_html
 
 from index.loaders import load_documents
 from service import evaluation
+from service.answering.pipeline import Verity
+from service.answering.reader import ReaderModel
 from service.config import Settings
-from service.pipeline import Verity
-from service.reader import ReaderModel
 
 SETS = {"shared dev set (`seeds/eval-dev.jsonl`)": Path("seeds/eval-dev.jsonl"),
         "project eval set (`seeds/eval.jsonl`)": Path("seeds/eval.jsonl")}  # fmt: skip

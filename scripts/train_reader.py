@@ -1,10 +1,10 @@
-"""Fit the learned reader (`service/reader.py`) on ../shared/news/train — `make train`.
+"""Fit the learned reader (`service/answering/reader.py`) on ../shared/news/train — `make train`.
 
 Data: `train/questions.jsonl` with each question's own search results from `train/articles.jsonl`,
 cleaned, dated and split exactly as `verity index` does. The articles of each week's questions form a
 pool, as a served corpus holds many stories; for each question the sentences of its best-matching
 passages in its week's pool (BM25, the serving retriever's lexical half) become candidates, scored
-with the serving code's signals (`ExtractiveComposer.score`, `Reader.sentence_rows`).
+with the serving code's signals (`SentenceReader.score`, `Reader.sentence_rows`).
 A candidate containing a gold answer string (whole word, any case) is a positive, the rest negatives;
 questions whose articles lack the answer have no positive and teach the refusal threshold.
 
@@ -38,10 +38,9 @@ from index.documents import Passage  # noqa: E402
 from index.embed import Embedder  # noqa: E402
 from index.loaders import load_documents  # noqa: E402
 from index.split import split_passages  # noqa: E402
-from service.config import Settings  # noqa: E402
-from service.extractive import ExtractiveComposer  # noqa: E402
-from service.question import analyse  # noqa: E402
-from service.reader import (  # noqa: E402
+from service.answering.question import analyse  # noqa: E402
+from service.answering.read import SentenceReader  # noqa: E402
+from service.answering.reader import (  # noqa: E402
     NO_ENTITY,
     SENTENCE_FEATURES,
     SPAN_FEATURES,
@@ -50,9 +49,10 @@ from service.reader import (  # noqa: E402
     ReaderModel,
     answer_key,
 )
-from service.retrieval import Corpus, Hit  # noqa: E402
-from service.text import Parser  # noqa: E402
-from service.timescope import scope_of  # noqa: E402
+from service.answering.retrieve import Corpus, Hit  # noqa: E402
+from service.answering.text import Parser  # noqa: E402
+from service.answering.timescope import scope_of  # noqa: E402
+from service.config import Settings  # noqa: E402
 
 
 def log(msg: str) -> None:
@@ -113,8 +113,8 @@ def main() -> None:
     analyzer = Analyzer(settings.spacy_model)
     parser = Parser(analyzer, cache_size=10_000_000)
     untrained = Model([], [], [], [], 0.0)
-    composer = ExtractiveComposer(
-        embedder, parser, settings.answer, Reader(ReaderModel(untrained, untrained, {}, 0.5, 0.5), parser)
+    sentences = SentenceReader(
+        embedder, parser, Reader(ReaderModel(untrained, untrained, {}, 0.5, 0.5), parser)
     )
 
     questions = [json.loads(line) for line in (args.data / "questions.jsonl").open()]
@@ -138,7 +138,7 @@ def main() -> None:
             corpus.published[doc.id] = day
     log(f"{len(passages)} passages, {corpus.sentences} sentences, {len(corpus.published)} dated documents")
 
-    # candidates per question, as the composer builds them, retrieved (BM25) from its week's pool: like
+    # candidates per question, as the read stage builds them, retrieved (BM25) from its week's pool: like
     # a served corpus, the pool holds the results of every question of that week, so a question meets
     # other stories' sentences as well as its own articles'
     week_of = {q["id"]: q["id"].rsplit("_", 1)[0] for q in questions}
@@ -154,7 +154,7 @@ def main() -> None:
         top = searchers[week_of[q["id"]]].top(q["question"], args.passages)
         hits = [Hit(pid, passages[pid], 0.0) for pid in top]
         question = analyse(q["question"], parser)
-        candidates = composer.candidates(hits, corpus)
+        candidates = sentences.candidates(hits, corpus)
         items.append({"q": q, "question": question, "candidates": candidates, "corpus": corpus})
     texts = sorted({c.sentence.text for it in items for c in it["candidates"]}
                    | {t for it in items for c in it["candidates"] for t in c.window})  # fmt: skip
@@ -165,7 +165,7 @@ def main() -> None:
     for it in items:
         for c in it["candidates"]:
             c.vector = vectors[c.sentence.text]
-        composer.score(it["question"], it["candidates"], corpus)
+        sentences.score(it["question"], it["candidates"], corpus)
         alts = it["q"]["must"][0] if it["q"]["must"] else []
         it["labels"] = [contains(c.sentence.text, alts) for c in it["candidates"]]
         it["scope"] = scope_of(it["q"]["question"], date.fromisoformat(it["q"]["as_of"]))
@@ -208,7 +208,7 @@ def write_card(path: Path, model: ReaderModel, args: argparse.Namespace) -> None
     weights = ", ".join(f"{name} {w:+.2f}" for name, w in sorted(pairs, key=lambda p: -abs(p[1]))[:8])
     text = f"""# models/
 
-## reader.json — the learned reader (`service/reader.py`)
+## reader.json — the learned reader (`service/answering/reader.py`)
 
 Two logistic models and a label table, {args.out.stat().st_size // 1024} KB of JSON, loaded at start from
 `VERITY_READER_MODEL` (default `models/reader.json`):

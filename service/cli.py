@@ -23,7 +23,7 @@ from service.schemas import AskRequest, AskResponse, lead
 
 if TYPE_CHECKING:  # the pipeline pulls in torch and spaCy: imported only by the commands that need it
     from index.sources import Loaded
-    from service.pipeline import Verity
+    from service.answering.pipeline import Verity
 
 log = logging.getLogger("verity")
 
@@ -312,7 +312,7 @@ COMMANDS: dict[str, Command] = {
 
 def _verity(settings: Settings) -> Verity:
     """Build the pipeline (loads the embedding model and spaCy: a few seconds)."""
-    from service.pipeline import Verity
+    from service.answering.pipeline import Verity
 
     return Verity(settings)
 

@@ -108,7 +108,7 @@ class Settings(BaseSettings):
     retrieval: RetrievalSettings = RetrievalSettings()
     answer: AnswerSettings = AnswerSettings()
     fetch: FetchSettings = FetchSettings()
-    # The optional LLM answerer (service/llm.py): any OpenAI-compatible server; off unless a URL is set.
+    # The optional LLM answerer (service/answering/llm.py): any OpenAI-compatible server; off without a URL.
     llm_base_url: str | None = Field(default=None, description="e.g. http://localhost:11434/v1 (Ollama)")
     llm_model: str = Field(default="default", description="the model name the server expects")
     llm_api_key: SecretStr | None = Field(default=None, description="for servers that need one")

@@ -20,9 +20,9 @@ from fastapi.testclient import TestClient
 from local_site import Site, start_site
 
 from index.loaders import load_documents
+from service.answering.pipeline import Verity
 from service.config import Settings
 from service.http.app import create_app
-from service.pipeline import Verity
 
 REPO = Path(__file__).resolve().parents[1]
 SEEDS = REPO / "seeds"

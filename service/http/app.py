@@ -31,7 +31,7 @@ from service.http.web import router as web_router
 from service.slack import http_enabled as slack_http_enabled
 
 if TYPE_CHECKING:  # importing the pipeline takes seconds: `_start` does it, after the server listens
-    from service.pipeline import Verity
+    from service.answering.pipeline import Verity
 
 log = logging.getLogger("verity")
 
@@ -88,7 +88,7 @@ def _start(settings: Settings, verity: Verity | None, state: AppState) -> None:
     while True:
         try:
             if verity is None:
-                from service.pipeline import Verity
+                from service.answering.pipeline import Verity
 
                 if settings.serve_threads:
                     import torch

@@ -19,7 +19,7 @@ from service.errors import BadRequest, NotReady
 if TYPE_CHECKING:
     # Importing the pipeline takes seconds (torch, llama-index, spaCy); the server must listen first,
     # so only the startup thread imports it (see `app._start`).
-    from service.pipeline import Verity
+    from service.answering.pipeline import Verity
 
 
 @dataclass

@@ -48,7 +48,7 @@ from service.http.ingest import fetch_documents
 from service.http.schemas import ErrorBody, ErrorEnvelope
 
 if TYPE_CHECKING:
-    from service.pipeline import Verity
+    from service.answering.pipeline import Verity
 
 log = logging.getLogger("verity")
 

@@ -33,7 +33,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from service.http.deps import AppState
 
 if TYPE_CHECKING:
-    from service.pipeline import StreamEvent
+    from service.answering.pipeline import StreamEvent
     from service.schemas import AskResponse
 
 log = logging.getLogger("verity")

@@ -34,7 +34,7 @@ from service.http.schemas import ChatCompletionRequest, ChatMessage, ErrorEnvelo
 from service.schemas import AskRequest, AskResponse, Turn, lead
 
 if TYPE_CHECKING:  # the pipeline module is heavy to import; only its types are needed here
-    from service.pipeline import StreamEvent
+    from service.answering.pipeline import StreamEvent
 
 MODEL = "verity"
 _CREATED = 1_767_225_600  # 2026-01-01: a fixed "created" for the one model, as OpenAI lists model dates

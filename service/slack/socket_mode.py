@@ -12,7 +12,7 @@ from service.errors import ConfigError
 from service.slack.bot import build_app
 
 if TYPE_CHECKING:
-    from service.pipeline import Verity
+    from service.answering.pipeline import Verity
 
 
 def socket_mode_handler(settings: Settings, verity: Verity) -> SocketModeHandler:

@@ -32,9 +32,9 @@ import uvicorn
 from pydantic import SecretStr
 
 from index.loaders import load_documents
+from service.answering.pipeline import Verity
 from service.config import Settings
 from service.http.app import create_app
-from service.pipeline import Verity
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]

@@ -13,7 +13,7 @@ from index.indexer import index_documents
 from index.loaders import load_documents
 from index.split import split_passages
 from index.store import ChromaStore, Version, connect, content_hash
-from service.pipeline import Verity
+from service.answering.pipeline import Verity
 
 SEEDS = Path(__file__).resolve().parents[2] / "seeds"
 BOILERPLATE = [
@@ -269,7 +269,7 @@ def test_a_failed_record_write_rolls_back_only_uncommitted_documents(
 def test_the_retriever_sees_an_index_on_the_next_query(
     tmp_path: Path, verity: Verity, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from service.retrieval import HybridRetriever
+    from service.answering.retrieve import HybridRetriever
 
     store = ChromaStore(connect(tmp_path / "lazy"), "lazy")
     retriever = HybridRetriever(store, verity.embedder, verity.settings.retrieval, refresh_seconds=3600)

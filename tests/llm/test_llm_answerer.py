@@ -20,9 +20,9 @@ from pathlib import Path
 
 import pytest
 
+from service.answering.llm import LLMAnswerer
+from service.answering.pipeline import Verity
 from service.config import Settings
-from service.llm import LLMAnswerer
-from service.pipeline import Verity
 
 QUESTIONS = [
     "Who urged Trump to kill Soleimani after Iran shot down a U.S. drone?",

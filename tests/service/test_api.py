@@ -11,9 +11,9 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+from service.answering.pipeline import Verity
 from service.config import Settings
 from service.http.app import create_app
-from service.pipeline import Verity
 
 SEEDS = Path(__file__).resolve().parents[2] / "seeds"
 WaitHealthy = Callable[[TestClient], dict[str, Any]]

@@ -13,9 +13,9 @@ from local_site import PAGES, Site
 from pydantic import SecretStr
 
 from index.sources import url_id
+from service.answering.pipeline import Verity
 from service.config import FetchSettings, Settings
 from service.http.app import create_app
-from service.pipeline import Verity
 
 KEY = "web-test-key"
 AUTH = {"Authorization": f"Bearer {KEY}"}

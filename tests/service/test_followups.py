@@ -8,8 +8,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from service import evaluation
-from service.followup import resolve
-from service.pipeline import Verity
+from service.answering.followup import resolve
+from service.answering.pipeline import Verity
 from service.schemas import Turn
 
 REPO = Path(__file__).resolve().parents[2]

@@ -9,7 +9,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from service import evaluation
-from service.pipeline import Verity
+from service.answering.pipeline import Verity
 
 REPO = Path(__file__).resolve().parents[2]
 

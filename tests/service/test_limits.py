@@ -13,10 +13,10 @@ from fastapi.testclient import TestClient
 from pydantic import SecretStr
 from starlette.types import Message, Receive, Scope, Send
 
+from service.answering.pipeline import Verity
 from service.config import Settings
 from service.http.app import create_app
 from service.http.limits import BodySizeLimit, RateLimiter
-from service.pipeline import Verity
 
 KEY = "limits-key"
 WaitHealthy = Callable[[TestClient], Any]

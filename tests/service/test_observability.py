@@ -15,10 +15,10 @@ import pytest
 from fastapi.testclient import TestClient
 from prometheus_client.parser import text_string_to_metric_families
 
+from service.answering.pipeline import Verity
 from service.config import Settings
 from service.http.app import create_app
 from service.http.observability import JsonFormatter, configure_logging
-from service.pipeline import Verity
 
 WaitHealthy = Callable[[TestClient], Any]
 ANSWERABLE = "In which city was Soleimani killed?"

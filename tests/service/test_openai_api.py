@@ -12,7 +12,7 @@ import openai
 import pytest
 from openai import OpenAI
 
-from service.pipeline import StreamEvent, Verity
+from service.answering.pipeline import StreamEvent, Verity
 from service.schemas import AskResponse, Turn
 
 QUESTION = "Who urged Trump to kill Soleimani after Iran shot down a U.S. drone?"

@@ -8,10 +8,10 @@ from pathlib import Path
 import numpy as np
 
 from index.documents import Document
+from service.answering.pipeline import Verity
+from service.answering.question import analyse
+from service.answering.reader import SENTENCE_FEATURES, SPAN_FEATURES, Model, Reader, ReaderModel
 from service.config import Settings
-from service.pipeline import Verity
-from service.question import analyse
-from service.reader import SENTENCE_FEATURES, SPAN_FEATURES, Model, Reader, ReaderModel
 
 MODEL = Path(__file__).resolve().parents[2] / "models" / "reader.json"
 

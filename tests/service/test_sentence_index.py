@@ -12,9 +12,9 @@ from fastapi.testclient import TestClient
 
 from index.analysis import SCHEMA
 from index.documents import Document
+from service.answering.pipeline import Verity
 from service.config import Settings
 from service.http.app import create_app
-from service.pipeline import Verity
 from service.schemas import Turn
 
 EVAL = Path(__file__).resolve().parents[2] / "seeds" / "eval-dev.jsonl"

@@ -12,9 +12,9 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 
+from service.answering.pipeline import StreamEvent, Verity
 from service.errors import StoreUnavailable
 from service.http import sse
-from service.pipeline import StreamEvent, Verity
 
 QUESTION = "Who urged Trump to kill Soleimani after Iran shot down a U.S. drone?"
 Events = list[tuple[str, dict[str, Any]]]

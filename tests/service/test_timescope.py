@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from service.timescope import judge, scope_of
+from service.answering.timescope import judge, scope_of
 
 AS_OF = date(2025, 2, 14)
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from service.pipeline import Verity
+from service.answering.pipeline import Verity
 
 PAIRS = [
     # (claim, evidence, verdict, a word the explanation must contain)

@@ -12,9 +12,9 @@ import pytest
 from fastapi.testclient import TestClient
 from pydantic import SecretStr
 
+from service.answering.pipeline import Verity
 from service.config import Settings
 from service.http.app import create_app
-from service.pipeline import Verity
 
 KEY, OTHER_KEY = "test-key-one", "test-key-two"
 AUTH = {"Authorization": f"Bearer {KEY}"}

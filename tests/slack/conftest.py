@@ -10,9 +10,9 @@ import pytest
 from fastapi.testclient import TestClient
 from slackfake import FakeSlack, SlackClient, handler, slack_settings
 
+from service.answering.pipeline import Verity
 from service.config import Settings
 from service.http.app import create_app
-from service.pipeline import Verity
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ import pytest
 from fastapi.testclient import TestClient
 from slackfake import BOT_ID, BOT_USER, HUMAN, SlackClient, api_view, read_answer
 
-from service.pipeline import Verity
+from service.answering.pipeline import Verity
 from service.schemas import AskResponse, Turn
 
 QUESTION = "Who urged Trump to kill Soleimani after Iran shot down a U.S. drone?"

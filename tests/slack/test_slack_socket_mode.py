@@ -23,8 +23,8 @@ from websockets.exceptions import ConnectionClosed
 from websockets.sync.server import ServerConnection, serve
 
 from service import cli
+from service.answering.pipeline import Verity
 from service.config import Settings
-from service.pipeline import Verity
 from service.slack.socket_mode import socket_mode_handler
 
 

@@ -24,9 +24,9 @@ import uvicorn
 from fastapi import FastAPI
 from playwright.sync_api import Browser, Locator, Page, expect, sync_playwright
 
+from service.answering.pipeline import Verity
 from service.config import Settings
 from service.http.app import create_app
-from service.pipeline import Verity
 
 REPO = Path(__file__).resolve().parents[2]
 OUTPUT = REPO / "test-output" / "web"

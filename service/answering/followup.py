@@ -11,8 +11,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from service.answering.text import Parser
 from service.schemas import Turn
-from service.text import Parser
 
 _PERSON = {"he", "him", "his", "she", "her", "hers"}
 _GROUP = {"they", "them", "their"}

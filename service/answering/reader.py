@@ -36,10 +36,10 @@ from typing import Any
 import numpy as np
 
 from index.embed import Embedder
-from service.question import AnswerType, Question
-from service.retrieval import Corpus
-from service.text import Parser, stem, stem_set, stems
-from service.timescope import TimeScope, judge
+from service.answering.question import AnswerType, Question
+from service.answering.retrieve import Corpus
+from service.answering.text import Parser, stem, stem_set, stems
+from service.answering.timescope import TimeScope, judge
 
 _DEPENDENT_OPENER = re.compile(
     r"^[\"“]?(But|However|It|He|She|They|His|Her|Their|Its|This|That|These|Those)\b"
@@ -189,7 +189,7 @@ class Reader:
     def sentence_rows(
         self, question: Question, candidates: list[Any], corpus: Corpus, scope: TimeScope
     ) -> np.ndarray:
-        """One row of `SENTENCE_FEATURES` per candidate (an `extractive.Candidate` scored by the composer);
+        """One row of `SENTENCE_FEATURES` per candidate (a `read.Candidate` with its signals);
         sets each candidate's `time_reason` on the way."""
         if not candidates:
             return np.zeros((0, len(SENTENCE_FEATURES)))

@@ -34,8 +34,8 @@ from index.dates import parse_date
 from index.documents import Passage
 from index.embed import Embedder
 from index.store import ChromaStore, SentenceRecord, current_passage
+from service.answering.text import stem_set
 from service.config import RetrievalSettings
-from service.text import stem_set
 
 
 @dataclass(frozen=True)

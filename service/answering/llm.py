@@ -17,14 +17,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from index.split import split_sentences
+from service.answering.read import Candidate
+from service.answering.retrieve import Corpus, Hit
+from service.answering.verify import Verifier
 from service.errors import ConfigError
-from service.extractive import Candidate
-from service.retrieval import Corpus, Hit
-from service.verifier import Verifier
 
 log = logging.getLogger("verity")
 
-PROMPTS = Path(__file__).resolve().parent.parent / "prompts"
+PROMPTS = Path(__file__).resolve().parents[2] / "prompts"
 _MARKER = re.compile(r"\s*\[(\d+)\]")
 NO_ANSWER = "NOT IN SOURCES"
 

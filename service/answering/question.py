@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from service.text import STOPWORDS, Parser, normalize_token, stem
+from service.answering.text import STOPWORDS, Parser, normalize_token, stem
 
 
 class AnswerType(StrEnum):

@@ -25,10 +25,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from index.documents import Passage, Sentence
-from service.extractive import Candidate, ExtractiveComposer
-from service.question import Question, analyse
-from service.retrieval import Corpus, Hit
-from service.text import Parser, key, stem, stem_set, stems, words
+from service.answering.question import Question, analyse
+from service.answering.read import Candidate, SentenceReader
+from service.answering.retrieve import Corpus, Hit
+from service.answering.text import Parser, key, stem, stem_set, stems, words
 
 _OPPOSITES: list[tuple[str, str]] = [
     (
@@ -133,16 +133,16 @@ def _content(tokens: Any) -> set[str]:
 
 
 class Verifier:
-    def __init__(self, composer: ExtractiveComposer, parser: Parser, support_coverage: float = 0.75) -> None:
-        self.composer = composer
+    def __init__(self, signals: SentenceReader, parser: Parser, support_coverage: float = 0.75) -> None:
+        self.signals = signals  # the read stage's signals, not the learned reader (claims are not questions)
         self.parser = parser
         self.support_coverage = support_coverage
 
     # -- public --------------------------------------------------------------------------------------
     def verify(self, claim: str, hits: list[Hit], corpus: Corpus) -> Judgement:
         question = analyse(claim, self.parser)
-        candidates = self.composer.candidates(hits, corpus)
-        self.composer.score(question, candidates, corpus)
+        candidates = self.signals.candidates(hits, corpus)
+        self.signals.score(question, candidates, corpus)
         return self.judge(question, candidates, corpus)
 
     def check(self, claim: str, sentences: list[str], corpus: Corpus) -> Judgement:
@@ -153,7 +153,7 @@ class Verifier:
             sentence = Sentence(text, 0, len(text))
             passage = Passage("given", "given", i, [sentence], text, paragraph=i)
             candidates.append(Candidate(f"given:{i}", passage, sentence, 0, None))
-        self.composer.score(question, candidates, corpus)
+        self.signals.score(question, candidates, corpus)
         return self.judge(question, candidates, corpus)
 
     def judge(self, claim: Question, candidates: list[Candidate], corpus: Corpus) -> Judgement:
@@ -185,7 +185,7 @@ class Verifier:
         if claim.strip() == evidence.sentence.text.strip():
             return True
         question = analyse(claim, self.parser)
-        self.composer.score(question, [evidence], corpus)
+        self.signals.score(question, [evidence], corpus)
         return (
             self.covers(question, evidence, corpus) is not None
             and self.conflict(question, evidence, corpus) is None
@@ -193,9 +193,9 @@ class Verifier:
 
     def covers(self, claim: Question, c: Candidate, corpus: Corpus) -> float | None:
         """The claim's coverage by this sentence when it carries the claim's terms, verb and names."""
-        leans = bool(c.context) and ExtractiveComposer.depends_on_context(c.sentence.text)
+        leans = bool(c.context) and SentenceReader.depends_on_context(c.sentence.text)
         text = f"{c.context} {c.sentence.text}" if leans else c.sentence.text
-        coverage = self.composer.coverage(claim, text, corpus) * (0.9 if leans else 1.0)
+        coverage = self.signals.coverage(claim, text, corpus) * (0.9 if leans else 1.0)
         if c.dense < 0.35 or coverage < self.support_coverage * (0.9 if leans else 1.0):
             return None
         context = text
