@@ -20,9 +20,10 @@ if TYPE_CHECKING:
 class RetrievalSettings(BaseModel):
     """How many passages each retriever returns and how many of the fused list the reader reads.
 
-    On real news the answer is often in the 13th–32nd passage: reading 32 (of 32 + 32, both lists among
-    the articles published by the question's `as_of`) finds the gold answer's sentence for 78 of 91 news
-    dev questions (24: 73), and the learned reader, not the rank, picks the sentence."""
+    On real news the answer is often deep in a list: reading 32 (the first 16 of each list, both among the
+    articles published by the question's `as_of`) finds the gold answer's sentence for 78 of 91 news dev
+    questions (24: 73), and the learned reader, not the rank, picks the sentence. A hit's score is
+    1 / (`rrf_k` + its rank in the list that found it first)."""
 
     dense_top_k: int = 32
     lexical_top_k: int = 32
