@@ -41,7 +41,7 @@ run: index
 lint: $(DEV_STAMP)
 	$(BIN)/ruff check service index tests scripts
 	$(BIN)/ruff format --check service index tests scripts
-	$(BIN)/mypy service index
+	$(BIN)/mypy service index scripts
 
 # The browser tests drive Debian's Chromium through Playwright (`playwright install` cannot download here).
 browser:

@@ -453,11 +453,11 @@ def main() -> None:
     parser.add_argument("--render", type=Path, metavar="JSON", help="only re-render the report from results")
     args = parser.parse_args()
     if args.render:
-        results = json.loads(args.render.read_text())
-        results.setdefault("parts", ["seeds", "scale"])  # results of a run from before the news part
-        args.out.write_text(bench_report.render(results))
-        if args.out.resolve() == REPORT and whole(results):
-            update_readme(results)
+        earlier = json.loads(args.render.read_text())
+        earlier.setdefault("parts", ["seeds", "scale"])  # results of a run from before the news part
+        args.out.write_text(bench_report.render(earlier))
+        if args.out.resolve() == REPORT and whole(earlier):
+            update_readme(earlier)
         return
     if args.reader_model:
         PASSED["VERITY_READER_MODEL"] = os.environ["VERITY_READER_MODEL"] = str(args.reader_model.resolve())

@@ -133,8 +133,8 @@ def index_worker(corpus_dir: Path, data: Path, sample: int = 0) -> dict[str, Any
 
         return wrapper
 
-    verity.embedder.encode = timed("encode", encode)  # type: ignore[method-assign]
-    verity.analyzer.analyse = timed("parse", analyse)  # type: ignore[method-assign]
+    verity.embedder.encode = timed("encode", encode)  # type: ignore[method-assign,assignment]
+    verity.analyzer.analyse = timed("parse", analyse)  # type: ignore[method-assign,assignment]
     load_before, t, cpu = os.getloadavg(), time.perf_counter(), _cpu()
     summary = verity.index(documents, prune=True, progress=False)
     seconds, index_cpu, load_after = time.perf_counter() - t, _cpu() - cpu, os.getloadavg()

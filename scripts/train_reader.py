@@ -132,7 +132,7 @@ def main() -> None:
             pid = f"{doc.id}:{p.position:05d}"
             passages[pid] = p
             of_doc[doc.id].append(pid)
-    corpus = Corpus(passages, None, None)
+    corpus = Corpus(passages, lexical=False)  # candidates come from `Searcher`
     for doc in documents.values():
         if (day := parse_date(doc.published)) is not None:
             corpus.published[doc.id] = day
@@ -340,10 +340,11 @@ def train(
             tops.append((0.0, False, False))
     model.threshold = best_threshold(tops)
     # span model on the answering sentences
-    span_rows, span_ys = [], []
+    span_rows: list[np.ndarray] = []
+    span_ys: list[bool] = []
     for it in items:
         alts = it["q"]["must"][0] if it["q"]["must"] else []
-        order = np.argsort(-it["probs"]) if len(it["probs"]) else []
+        order: list[int] = [int(i) for i in np.argsort(-it["probs"])]
         others = [it["candidates"][int(i)].sentence.text for i in order[:5]]
         for c, positive, p in zip(it["candidates"], it["labels"], it["probs"], strict=True):
             if not positive:

@@ -14,7 +14,10 @@ over signals we can compute and explain, fitted on `../shared/news/train` by `sc
   answers to a question that names no time), and its standing among the other candidates;
 * span model — P(this entity or noun chunk of the answering sentence is the answer) from its label's
   fit to what is asked, its distance from the question's words in the sentence, its grammatical role,
-  whether the question already names it, and how many other top candidates repeat it.
+  whether the question already names it, how many other top candidates repeat it, how close it is in
+  meaning to what is asked (the bundled embedding model's cosine between the span and the question's
+  focus noun, or "person", "place", "date" ...: "worms" for "which animal", not "water"), and whether it
+  sits in a dateline ("WASHINGTON –" names where the story was filed, not what was asked).
 
 A question is refused when no sentence reaches the refusal threshold fitted on the same data.
 
@@ -56,7 +59,7 @@ SENTENCE_FEATURES = [
 ]  # fmt: skip
 SPAN_FEATURES = [
     "label_fit", "is_entity", "proper", "tokens", "distance", "asked", "repeated", "subject", "object",
-    "position", "sentence_score", "modifier",
+    "position", "sentence_score", "modifier", "focus_sim", "dateline",
 ]  # fmt: skip
 NO_ENTITY = "CHUNK"  # the label of a noun chunk that is not an entity
 # cosine of the bundled model between two focus nouns for one to stand for the other ("nation" and
@@ -153,9 +156,23 @@ class ReaderModel:
 
 
 def _asked(text: str, question: Question) -> bool:
-    """The question already names this span (it cannot be the answer)."""
-    mine = stem_set(text)
-    return bool(mine) and mine <= stem_set(question.text)
+    """The question already names this span (it cannot be the answer), also as the start of a longer word
+    ("Botswana" in "the Botswanan president", "Israel" in "Israeli officials")."""
+    mine, asked = stem_set(text), stem_set(question.text)
+    return bool(mine) and all(
+        m in asked or (len(m) >= 4 and any(a.startswith(m) for a in asked)) for m in mine
+    )
+
+
+# a dateline opening a sentence: "WASHINGTON –", "SAN FRANCISCO, Calif. —", "LONDON (AP) —"
+_DATELINE = re.compile(
+    r"^[A-Z][A-Z.'’ ]+(?:, [A-Z][A-Za-z.]+(?: [A-Z][A-Za-z.]+)?)?\s*(?:\([A-Za-z ]+\)\s*)?[–—−-]\s"
+)
+# what a question without a focus noun asks for, as a word to compare spans with
+_TYPE_WORDS = {
+    AnswerType.PERSON: "person", AnswerType.PLACE: "place", AnswerType.DATE: "date",
+    AnswerType.TIME: "time", AnswerType.NUMBER: "number", AnswerType.AGE: "age",
+}  # fmt: skip
 
 
 class Reader:
@@ -259,6 +276,8 @@ class Reader:
             chunks = []
         for chunk in chunks:
             toks = [t for t in chunk if t.pos_ not in ("DET", "PRON") and not t.is_punct]
+            while toks and toks[0].i in taken and len(toks) > 1:
+                toks = toks[1:]  # "20,000 elephants": the number is a span of its own, the noun another
             if not toks or any(t.i in taken for t in toks) or _asked(chunk.text, question):
                 continue
             start, end = toks[0].idx, toks[-1].idx + len(toks[-1].text)
@@ -272,8 +291,14 @@ class Reader:
         key = self.key(question)
         terms = set(question.terms)
         anchors = [t.idx for t in doc if stem(t.text.lower()) in terms]
+        target = question.focus_word or _TYPE_WORDS.get(question.answer_type)
+        sims = np.zeros(len(spans))
+        if target and self.embedder is not None and spans:
+            vectors = self.embedder.encode_cached([target, *(s.text for s in spans)])
+            sims = vectors[1:] @ vectors[0]
+        dateline = _DATELINE.match(sentence)
         rows = []
-        for s in spans:
+        for s, sim in zip(spans, sims, strict=True):
             toks = [t for t in doc if s.start <= t.idx < s.end]
             distance = min((abs(a - s.start) for a in anchors), default=len(sentence)) / 40
             repeated = sum(1 for o in others if s.text.lower() in o.lower())
@@ -284,7 +309,7 @@ class Reader:
                 math.log1p(distance), len(set(stems(s.text)) & terms) / max(len(stems(s.text)), 1),
                 math.log1p(repeated), float(bool(deps & {"nsubj", "nsubjpass"})),
                 float(bool(deps & {"dobj", "pobj", "attr"})), s.start / max(len(sentence), 1), score,
-                float(s.modifier),
+                float(s.modifier), float(sim), float(dateline is not None and s.start < dateline.end()),
             ])  # fmt: skip
         return np.asarray(rows, dtype=np.float64).reshape(len(spans), len(SPAN_FEATURES))
 

@@ -121,3 +121,20 @@ def test_an_unseen_focus_noun_reads_the_row_of_the_most_similar_one(verity: Veri
     odd = analyse("Which sandwich did the mayor eat this week?", verity.parser)
     assert verity.reader.key(odd) == "focus:sandwich"  # nothing close: the table's row for all questions
     assert model.label_fit("focus:sandwich", "GPE") == model.label_fit("any", "GPE")
+
+
+def test_a_dateline_and_a_word_the_question_names_are_not_the_short_answer(verity: Verity) -> None:
+    question = analyse(
+        "The Botswanan president has threatened to send which animals to Germany?", verity.parser
+    )
+    sentence = "Botswana's president threatened to send 20,000 elephants to Germany."
+    spans = [s.text for s in verity.reader.spans(question, sentence)]
+    assert "Botswana" not in spans and any("elephants" in s for s in spans)  # "Botswanan" names it
+    dated = "WASHINGTON – The Supreme Court agreed to hear a challenge to a Tennessee law on Monday."
+    where = analyse("The Supreme Court will hear a challenge to a law of which state?", verity.parser)
+    spans = verity.reader.spans(where, dated)
+    rows = verity.reader.span_rows(where, dated, spans, [dated], 0.9)
+    flagged = dict(zip([s.text for s in spans], rows[:, SPAN_FEATURES.index("dateline")], strict=True))
+    assert flagged.get("WASHINGTON") == 1.0 and flagged.get("Tennessee") == 0.0
+    span = verity.reader.short_answer(where, dated, [dated], 0.9)
+    assert span is not None and span.text == "Tennessee"
