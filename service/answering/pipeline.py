@@ -40,7 +40,7 @@ from service.answering.understand import Understanding, understand
 from service.answering.verify import Judgement, Verifier
 from service.config import Settings
 from service.errors import BadRequest, NotFound, StoreUnavailable
-from service.schemas import AskResponse, Removed, Turn, VerifyResponse
+from service.schemas import AskResponse, Turn, VerifyResponse
 
 log = logging.getLogger("verity")
 
@@ -238,7 +238,6 @@ class Verity:
         generated = LLMAnswerer.verify(
             text, sources, composition.candidates, self.verifier, self.retriever.corpus
         )
-        removed = [Removed(text=t, reason=r) for t, r in generated.removed]
         if not generated.sentences:
             fallback = self.responder.answer(question, composition, self.retriever.corpus)
             why = (
@@ -247,7 +246,7 @@ class Verity:
                 else "wrote nothing the sources support"
             )
             fallback.note = f"The LLM {why}; this is the extractive answer."
-            fallback.removed = removed
+            fallback.removed = self.responder.removed(generated)
             return fallback
         return self.responder.generated(question, generated)
 

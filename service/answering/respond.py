@@ -151,8 +151,13 @@ class Responder:
             claims=claims,
             resolved_question=question.text,
             answerer="llm",
-            removed=[Removed(text=t, reason=r) for t, r in generated.removed],
+            removed=self.removed(generated),
         )
+
+    @staticmethod
+    def removed(generated: Generated) -> list[Removed]:
+        """The LLM's sentences the verifier took out, each with why."""
+        return [Removed(text=t, reason=r) for t, r in generated.removed]
 
     @staticmethod
     def premise_refusal(premise: Presupposition, judgement: Judgement) -> AskResponse | None:

@@ -22,7 +22,6 @@ from service.schemas import Turn
 
 @dataclass(frozen=True)
 class Understanding:
-    asked: str  # the question as the user wrote it
     question: Question  # the resolved question, analysed
     scope: TimeScope
     premises: list[Presupposition]
@@ -40,4 +39,4 @@ def understand(asked: str, history: list[Turn], as_of: date, parser: Parser) -> 
     if text != asked:  # words brought in from the conversation were found there: not "absent"
         own = stem_set(asked)
         question = replace(question, nouns=tuple(n for n in question.nouns if n in own))
-    return Understanding(asked, question, scope_of(text, as_of), presuppositions(text, parser), as_of)
+    return Understanding(question, scope_of(text, as_of), presuppositions(text, parser), as_of)
