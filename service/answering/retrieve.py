@@ -14,6 +14,11 @@ news dev questions, whose slots went to later articles. BM25 masks the later art
 (bm25s' `weight_mask`); the dense query reads twice its `top_k` and keeps the first `top_k` the day
 allows (Chroma cannot compare dates in a `where` filter).
 
+BM25 is bm25s' index (its tokenizer, stemmer and precomputed per-term scores) with our own scoring loop
+over it: `BM25.retrieve` adds each term's postings with `np.add.at`, which costs 11 ms a question at
+100k passages against 0.9 ms for a plain indexed add — valid because a term's postings name each passage
+once. The scores are the same; bm25s' own top-k selection picks from them.
+
 Why not llama-index's retrievers, which this module used before: they return whole nodes, so each query
 paid for Chroma's documents and metadata, a JSON round trip per node and a content hash per node for
 fusion — 8.3 ms for a dense query of 64 on the news corpus against 1.9 ms for the ids alone, which is
@@ -37,6 +42,7 @@ from datetime import date
 import bm25s
 import numpy as np
 import Stemmer
+from bm25s.selection import topk
 
 from index.dates import parse_date
 from index.documents import Passage
@@ -88,13 +94,26 @@ class Lexical:
         terms = [t for t in terms if t in self.bm25.vocab_dict]
         if not terms:
             return []
-        mask = None
+        scores = self.scores(terms)
         if as_of is not None:
-            mask = ((self.days == 0) | (self.days <= as_of.toordinal())).astype(np.float32)
-        found, scores = self.bm25.retrieve(
-            [terms], k=min(k, len(self.ids)), show_progress=False, weight_mask=mask, n_threads=0
-        )
-        return [self.ids[int(i)] for i, score in zip(found[0], scores[0], strict=True) if score > 0]
+            scores *= (self.days == 0) | (self.days <= as_of.toordinal())
+        best, found = topk(scores, min(k, len(self.ids)), backend="numpy", sorted=True)
+        return [self.ids[int(i)] for i, score in zip(found, best, strict=True) if score > 0]
+
+    def scores(self, terms: list[str]) -> np.ndarray:
+        """Every passage's BM25 score for the query terms (as `BM25.get_scores`, repeated terms counted
+        again): each term's postings added at once, a passage appearing once in a term's postings."""
+        assert self.bm25 is not None
+        index = self.bm25.scores
+        data, indices, indptr = index["data"], index["indices"], index["indptr"]
+        scores = np.zeros(index["num_docs"], dtype=np.float32)
+        for term in terms:
+            tid = self.bm25.vocab_dict[term]
+            start, end = indptr[tid], indptr[tid + 1]
+            scores[indices[start:end]] += data[start:end]
+        if self.bm25.nonoccurrence_array is not None:  # BM25L / BM25+ variants; not the default
+            scores += self.bm25.nonoccurrence_array[[self.bm25.vocab_dict[t] for t in terms]].sum()
+        return scores
 
 
 class Corpus:
