@@ -38,6 +38,7 @@ from chromadb.config import Settings as ChromaSettings
 
 from index.analysis import SCHEMA
 from index.documents import Document, Passage, Sentence
+from index.heap import release_freed
 
 _PAGE = 5000
 # Document records per upsert: each carries a whole article's text, so requests stay small, and a batch
@@ -436,6 +437,8 @@ class ChromaStore:
             docs: list[Any] = list(got.get("documents") or none)
             yield ids, metas, docs
             offset += len(ids)
+            del got, metas, docs
+            release_freed()  # each page is garbage once read: keep the peak at one page, not all of them
 
     @staticmethod
     def _passage_meta(passage: Passage, digest: str) -> dict[str, Any]:

@@ -26,6 +26,7 @@ from typing import Any
 from index.analysis import Analyzer
 from index.documents import Document
 from index.embed import Embedder
+from index.heap import release_freed
 from index.indexer import IndexSummary, index_documents
 from index.store import UNAVAILABLE, ChromaStore, StoredDocument, connect
 from service.answering.compose import Composition, ExtractiveComposer
@@ -139,6 +140,7 @@ class Verity:
         self.check_schema()
         self.retriever.refresh(force=True)
         self.ask("warm up")
+        release_freed()  # what the rebuild and the first query (Chroma loading its index) freed
 
     def check_schema(self) -> int:
         """Count the stored documents written by a version with another index schema (logged once).
