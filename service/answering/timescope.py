@@ -22,6 +22,8 @@ from dataclasses import dataclass
 from datetime import date
 
 _YEAR = re.compile(r"\b(19[5-9]\d|20[0-4]\d)\b")
+# a year a sentence measures from ("the first debate since 2020") is not the time it is about
+_SINCE_YEAR = re.compile(r"\bsince (?:early |late |mid-)?(19[5-9]\d|20[0-4]\d)\b", re.I)
 _ORDINAL = re.compile(r"\b(\d{1,3})(?:st|nd|rd|th)\b", re.I)
 _ROMAN = re.compile(r"\b(Super Bowl|WrestleMania|Olympiad|Vatican)\s+([IVXLC]{2,7})\b")
 _THIS_YEAR = re.compile(r"\b(this|the current) (year|season)\b|\bso far this year\b", re.I)
@@ -73,7 +75,7 @@ def editions_in(text: str) -> set[str]:
 
 
 def judge(scope: TimeScope, text: str, published: date | None) -> Fit:
-    years = {int(y) for y in _YEAR.findall(text)}
+    years = {int(y) for y in _YEAR.findall(_SINCE_YEAR.sub("", text))}
     year_match = bool(years & scope.years)
     other_year = bool(scope.years and years and not year_match)
     said = editions_in(text)

@@ -28,3 +28,11 @@ def test_a_sentence_about_another_year_or_edition_does_not_fit() -> None:
     assert edition.other_edition and edition.reason == "about the 148th, not the 149th"
     old = judge(scope_of("Who won this week?", AS_OF), "He won the vote.", date(2019, 1, 1))
     assert old.age_days is not None and old.age_days > 2000 and old.reason is not None
+
+
+def test_a_year_the_sentence_measures_from_is_not_its_time() -> None:
+    scope = scope_of("Where did the first 2024 debate take place?", AS_OF)
+    since = judge(scope, "It was their first match-up since 2020, held in Atlanta.", date(2024, 6, 26))
+    assert not since.other_year and since.reason is None
+    about = judge(scope, "The 2020 debate was held in Cleveland.", date(2020, 9, 30))
+    assert about.other_year and about.reason == "about 2020, not 2024"
