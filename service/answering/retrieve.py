@@ -11,7 +11,7 @@ question's rarest words are often in a passage only BM25 finds.
 A question asked as of a day reads only the articles published by then. That filter runs inside each
 retriever, before its list is cut and fused: filtering the fused list instead lost the answer for 7 of 91
 news dev questions, whose slots went to later articles. BM25 masks the later articles out of its scores
-(bm25s' `weight_mask`); the dense query reads twice its `top_k` and keeps the first `top_k` the day
+(zeroes them before the top k are picked); the dense query reads twice its `top_k` and keeps the first `top_k` the day
 allows (Chroma cannot compare dates in a `where` filter).
 
 BM25 is bm25s' index (its tokenizer, stemmer and precomputed per-term scores) with our own scoring loop
