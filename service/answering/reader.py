@@ -330,8 +330,37 @@ class Reader:
             and re.search(rf"(?<!\w){re.escape(chosen.text)}(?!\w)", s.text)
         ]  # fmt: skip
         chosen = max(fuller, key=lambda s: len(s.text)) if fuller else chosen
+        if chosen.label != NO_ENTITY and _wants_several(question):
+            chosen = _with_conjuncts(sentence, chosen, spans)
         chosen.score = float(probs[best])
         return chosen
+
+
+_SEVERAL = re.compile(r"\b(which|what|name) (two|three|four|both)\b|\bboth\b", re.I)
+_JOINED = re.compile(r"\s*(,\s*(and\s+)?|and\s+|&\s*)")
+
+
+def _wants_several(question: Question) -> bool:
+    """The question asks for more than one ("which two automakers", "which countries")."""
+    if _SEVERAL.search(question.text):
+        return True
+    word = question.focus_word
+    return word is not None and any(t.lower_ == word and t.tag_ in ("NNS", "NNPS") for t in question.parse)
+
+
+def _with_conjuncts(sentence: str, chosen: Span, spans: list[Span]) -> Span:
+    """The chosen name with the names of its kind it is listed with ("Honda and Nissan")."""
+    same = sorted((s for s in spans if s.label == chosen.label), key=lambda s: s.start)
+    start, end = chosen.start, chosen.end
+    for s in same:  # after it
+        if s.start >= end and _JOINED.fullmatch(sentence[end : s.start]):
+            end = s.end
+    for s in reversed(same):  # before it
+        if s.end <= start and _JOINED.fullmatch(sentence[s.end : start]):
+            start = s.start
+    if (start, end) == (chosen.start, chosen.end):
+        return chosen
+    return Span(sentence[start:end], start, end, chosen.label, modifier=chosen.modifier)
 
 
 def _is_title(token: Any, entity: Any) -> bool:

@@ -138,3 +138,17 @@ def test_a_dateline_and_a_word_the_question_names_are_not_the_short_answer(verit
     assert flagged.get("WASHINGTON") == 1.0 and flagged.get("Tennessee") == 0.0
     span = verity.reader.short_answer(where, dated, [dated], 0.9)
     assert span is not None and span.text == "Tennessee"
+
+
+def test_a_question_asking_for_two_gets_both_names(verity: Verity) -> None:
+    sentence = (
+        "Two of Japan's biggest automakers, Honda and Nissan, have reportedly begun merger talks, "
+        "according to a report."
+    )
+    two = analyse("Which two automakers are discussing a possible merger?", verity.parser)
+    span = verity.reader.short_answer(two, sentence, [sentence], 0.9)
+    assert span is not None and span.text == "Honda and Nissan"
+    assert sentence[span.start : span.end] == span.text
+    one = analyse("Which automaker is discussing a possible merger with Nissan?", verity.parser)
+    single = verity.reader.short_answer(one, sentence, [sentence], 0.9)
+    assert single is not None and single.text == "Honda"
