@@ -40,8 +40,13 @@ def test_scores_and_ranks_equal_bm25s_retrieve() -> None:
         expected = lexical.bm25.get_scores(list(terms))
         assert np.allclose(lexical.scores(list(terms)), expected, rtol=1e-6, atol=1e-7)
         found, scores = lexical.bm25.retrieve([list(terms)], k=16, show_progress=False, n_threads=0)
-        want = [lexical.ids[int(i)] for i, s in zip(found[0], scores[0], strict=True) if s > 0]
-        assert lexical.top(query, 16) == want
+        want = {lexical.ids[int(i)]: float(s) for i, s in zip(found[0], scores[0], strict=True) if s > 0}
+        got = lexical.top(query, 16)
+        # the same passages as bm25s' own retrieve (up to which of equal scores make the cut), best first
+        by_score = dict(zip(lexical.ids, lexical.scores(list(terms)).tolist(), strict=True))
+        assert [by_score[p] for p in got] == sorted(want.values(), reverse=True)
+        cut = min(want.values(), default=0.0)
+        assert {p for p in got if by_score[p] > cut} == {p for p, s in want.items() if s > cut}
 
 
 def test_articles_published_after_as_of_are_left_out() -> None:
