@@ -26,7 +26,7 @@ def _trim() -> Callable[[int], Any] | None:
 
 
 def release_freed() -> None:
-    """Return the allocator's free pages to the system (cheap: milliseconds on a 2 GiB heap)."""
+    """Return the allocator's free pages to the system (once per page read, and after warm-up)."""
     trim = _trim()
     if trim is not None:
         trim(0)

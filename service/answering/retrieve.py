@@ -112,13 +112,13 @@ class Lexical:
         assert self.bm25 is not None
         index = self.bm25.scores
         data, indices, indptr = index["data"], index["indices"], index["indptr"]
+        tids = [self.bm25.vocab_dict[t] for t in terms]
         scores = np.zeros(index["num_docs"], dtype=np.float32)
-        for term in terms:
-            tid = self.bm25.vocab_dict[term]
+        for tid in tids:
             start, end = indptr[tid], indptr[tid + 1]
             scores[indices[start:end]] += data[start:end]
         if self.bm25.nonoccurrence_array is not None:  # BM25L / BM25+ variants; not the default
-            scores += self.bm25.nonoccurrence_array[[self.bm25.vocab_dict[t] for t in terms]].sum()
+            scores += self.bm25.nonoccurrence_array[tids].sum()
         return scores
 
 
