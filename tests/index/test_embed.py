@@ -1,0 +1,58 @@
+"""The embedder's traced query graph computes what `SentenceTransformer.encode` computes."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from index.embed import _GRAPH_MAX, Embedder, _QueryGraph
+
+TEXTS = [
+    "Who won?",
+    "Which NFL team won the Super Bowl in New Orleans this year?",
+    "The central bank raised its main interest rate by a quarter of a percentage point on Tuesday, its "
+    "third increase this year, and said it would keep a close watch on prices.",
+    "Élan, naïve café — 42% of 1,000 voters; “quoted” words!",
+    "a",
+]
+
+
+@pytest.fixture(scope="module")
+def embedder() -> Embedder:
+    return Embedder()
+
+
+def test_small_batches_run_through_the_traced_graph(embedder: Embedder) -> None:
+    assert embedder.query_graph() is not None  # the bundled model is transformer -> mean -> normalise
+
+
+@pytest.mark.parametrize("size", [1, 3, len(TEXTS), _GRAPH_MAX])
+def test_the_graph_matches_sentence_transformers(embedder: Embedder, size: int) -> None:
+    texts = (TEXTS * _GRAPH_MAX)[:size]
+    graph = embedder.query_graph()
+    assert graph is not None
+    got = graph(texts)
+    want = embedder.encode_eager(texts)
+    assert got.shape == want.shape == (size, 384)
+    np.testing.assert_allclose(got, want, atol=2e-5)
+    np.testing.assert_allclose(embedder.encode(texts), want, atol=2e-5)  # encode routes small batches
+
+
+def test_a_long_text_is_truncated_as_sentence_transformers_truncates(embedder: Embedder) -> None:
+    long = " ".join(["inflation"] * 600)  # over the model's 256 tokens
+    graph = embedder.query_graph()
+    assert graph is not None
+    np.testing.assert_allclose(graph([long, "short"]), embedder.encode_eager([long, "short"]), atol=2e-5)
+
+
+def test_another_pipeline_keeps_the_eager_path() -> None:
+    class Pooling:
+        pooling_mode = "cls"
+
+    class Transformer:
+        pass
+
+    class Normalize:
+        pass
+
+    assert _QueryGraph.build([Transformer(), Pooling(), Normalize()], lambda texts: None) is None
