@@ -319,13 +319,12 @@ def breakdown(work: Path, profile: bool) -> dict[str, Any]:
 
         return wrapper
 
-    model = verity.embedder.llama._model
     stages = {
         "premise check (its retrievals included)": (verity, "_check_premises"),
         "retrieve: dense + BM25 + fusion (each call)": (verity.retriever, "retrieve"),
         "read: candidates, signals, learned reader": (verity.sentences, "read"),
         "compose: select sentences": (verity.composer, "compose"),
-        "model forward (SentenceTransformer.encode)": (model, "encode"),
+        "model forward (Embedder.encode: the traced graph for a question)": (verity.embedder, "encode"),
         "spaCy parse (cache misses)": (verity.parser._batcher, "_run"),
     }
     originals = {name: getattr(obj, attr) for name, (obj, attr) in stages.items()}

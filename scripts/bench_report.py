@@ -611,7 +611,7 @@ def _close_latency(r: dict[str, Any], missed: list[str]) -> list[str]:
     out = []
     if any("floor" in x for x in missed):
         stages = r["breakdown"]["stages"]
-        model = stages.get("model forward (SentenceTransformer.encode)", (0.0, 0.0))[0]
+        model = next((v[0] for k, v in stages.items() if k.startswith("model")), 0.0)
         rest = {k: v[0] for k, v in stages.items() if not k.startswith("model")}
         worst = max(rest, key=lambda k: rest[k]) if rest else "?"
         out.append(
