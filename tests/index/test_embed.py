@@ -22,8 +22,18 @@ def embedder() -> Embedder:
     return Embedder()
 
 
-def test_small_batches_run_through_the_traced_graph(embedder: Embedder) -> None:
+def test_small_batches_run_through_the_traced_graph(
+    embedder: Embedder, monkeypatch: pytest.MonkeyPatch
+) -> None:
     assert embedder.query_graph() is not None  # the bundled model is transformer -> mean -> normalise
+    st = embedder.llama._model
+    calls: list[int] = []
+    eager = st.encode
+    monkeypatch.setattr(st, "encode", lambda texts, **kw: calls.append(len(texts)) or eager(texts, **kw))
+    embedder.encode(TEXTS[:2])
+    assert calls == []  # a question's batch does not reach SentenceTransformer.encode
+    embedder.encode(TEXTS * 4)
+    assert calls == [len(TEXTS) * 4]  # a larger batch (indexing) does
 
 
 @pytest.mark.parametrize("size", [1, 3, len(TEXTS), _GRAPH_MAX])
@@ -45,14 +55,13 @@ def test_a_long_text_is_truncated_as_sentence_transformers_truncates(embedder: E
     np.testing.assert_allclose(graph([long, "short"]), embedder.encode_eager([long, "short"]), atol=2e-5)
 
 
-def test_another_pipeline_keeps_the_eager_path() -> None:
-    class Pooling:
-        pooling_mode = "cls"
+def test_another_pipeline_keeps_the_eager_path(embedder: Embedder) -> None:
+    from sentence_transformers import SentenceTransformer
+    from sentence_transformers.sentence_transformer.modules import Normalize, Pooling, Transformer
 
-    class Transformer:
-        pass
-
-    class Normalize:
-        pass
-
-    assert _QueryGraph.build([Transformer(), Pooling(), Normalize()], lambda texts: None) is None
+    transformer = Transformer(embedder.model_name)
+    cls_pooled = SentenceTransformer(
+        modules=[transformer, Pooling(transformer.get_embedding_dimension(), "cls"), Normalize()],
+        device="cpu",
+    )
+    assert _QueryGraph.build(cls_pooled, embedder.encode_eager) is None  # the trace pools by the mean
