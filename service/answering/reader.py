@@ -266,9 +266,12 @@ class Reader:
             first = e.start
             while first > 0 and _is_title(doc[first - 1], e):
                 first -= 1  # "President Joe Biden": the title spaCy leaves outside the name is part of it
-            start = doc[first].idx
+            last = e.end
+            while e.root.dep_ == "poss" and last > e.start + 1 and doc[last - 1].tag_ == "POS":
+                last -= 1  # "Roald Dahl's novels": the name without the marker ("McDonald's said": kept)
+            start, end = doc[first].idx, doc[last - 1].idx + len(doc[last - 1].text)
             modifier = e.label_ in ("GPE", "NORP") and e.root.dep_ in ("compound", "amod", "nmod")
-            out.append(Span(sentence[start : e.end_char], start, e.end_char, e.label_, modifier=modifier))
+            out.append(Span(sentence[start:end], start, end, e.label_, modifier=modifier))
             taken.update(range(first, e.end))
         try:
             chunks = list(doc.noun_chunks)
@@ -276,6 +279,8 @@ class Reader:
             chunks = []
         for chunk in chunks:
             toks = [t for t in chunk if t.pos_ not in ("DET", "PRON") and not t.is_punct]
+            possessive = max((i for i, t in enumerate(toks) if t.tag_ == "POS"), default=-1)
+            toks = toks[possessive + 1 :]  # "Russia's barrage": the possessor is a span of its own
             while toks and toks[0].i in taken and len(toks) > 1:
                 toks = toks[1:]  # "20,000 elephants": the number is a span of its own, the noun another
             if not toks or any(t.i in taken for t in toks) or _asked(chunk.text, question):

@@ -152,3 +152,19 @@ def test_a_question_asking_for_two_gets_both_names(verity: Verity) -> None:
     one = analyse("Which automaker is discussing a possible merger with Nissan?", verity.parser)
     single = verity.reader.short_answer(one, sentence, [sentence], 0.9)
     assert single is not None and single.text == "Honda"
+
+
+def test_a_possessive_marker_is_in_no_span(verity: Verity) -> None:
+    question = analyse("Whose children's novels will be published in unexpurgated versions?", verity.parser)
+    sentence = "Penguin Random House will publish classic versions of Roald Dahl's children's novels."
+    spans = {s.text for s in verity.reader.spans(question, sentence)}
+    assert "Roald Dahl" in spans and not any(s.endswith(("'s", "’s")) for s in spans)
+    missile = analyse("Which US state will train Ukrainians on the Patriot system?", verity.parser)
+    aimed = "Ukrainians are bound for Oklahoma to help counter Russia's barrage of its civilian population."
+    texts = {s.text for s in verity.reader.spans(missile, aimed)}
+    assert {"Oklahoma", "Russia", "barrage"} <= texts and not any(t.startswith(("'s", "’s")) for t in texts)
+    for s in verity.reader.spans(missile, aimed):
+        assert aimed[s.start : s.end] == s.text
+    brand = analyse("Which fast-food chain will raise the price of the Big Mac?", verity.parser)
+    named = "McDonald's said it would raise the price of the Big Mac."
+    assert "McDonald's" in {s.text for s in verity.reader.spans(brand, named)}  # a name, not a possessive
