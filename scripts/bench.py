@@ -297,12 +297,24 @@ def _latency(
 
 def breakdown(work: Path, profile: bool) -> dict[str, Any]:
     """The pipeline in-process on a copy of the server's store: time per stage, and a profile."""
+    from index.embed import limit_threads
     from service.answering.pipeline import Verity
     from service.config import Settings
 
     data = work / "inproc"
     shutil.copytree(work / "floor-chroma", data / "chroma")
-    verity = Verity(Settings(data_dir=data, corpus_dir=ROOT / "seeds", _env_file=None))  # type: ignore[call-arg]
+    settings = Settings(data_dir=data, corpus_dir=ROOT / "seeds", _env_file=None)  # type: ignore[call-arg]
+    verity = Verity(settings)
+    # on the threads `verity serve` runs with (service/http/app.py); the rest of the bench keeps its own
+    restore = limit_threads(settings.serve_threads) if settings.serve_threads else None
+    try:
+        return _breakdown(verity, profile)
+    finally:
+        if restore is not None:
+            restore()
+
+
+def _breakdown(verity: Any, profile: bool) -> dict[str, Any]:
     verity.warm_up()
     questions = dev_questions()
     for q in questions:  # the corpus sentences these questions reach, scored and parsed once

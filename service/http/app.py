@@ -90,21 +90,15 @@ def _start(settings: Settings, verity: Verity | None, state: AppState) -> None:
             if verity is None:
                 from service.answering.pipeline import Verity
 
-                if settings.serve_threads:
-                    import torch
-
-                    torch.set_num_threads(settings.serve_threads)
-
                 log.info(
                     "loading models and opening the store at %s", settings.chroma_url or settings.data_dir
                 )
                 verity = Verity(settings)
                 if settings.serve_threads:
-                    # numpy's OpenBLAS and the OpenMP pool as well, once every library is loaded: their
-                    # idle threads spin after each call, ~30 ms of CPU a question on 2 cores (news corpus)
-                    from threadpoolctl import threadpool_limits
+                    from index.embed import limit_threads
 
-                    threadpool_limits(limits=settings.serve_threads)
+                    # idle pool threads spin after each call: ~30 ms of CPU a question on 2 cores (news)
+                    limit_threads(settings.serve_threads)
             if verity.store.count() == 0:
                 log.info("the store is empty: indexing %s", settings.corpus_dir)
                 summary = verity.index(load_documents(settings.corpus_dir), prune=False, progress=False)

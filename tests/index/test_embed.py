@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import torch
 
 from index.embed import _GRAPH_MAX, Embedder, _QueryGraph
 
@@ -65,3 +66,20 @@ def test_another_pipeline_keeps_the_eager_path(embedder: Embedder) -> None:
         device="cpu",
     )
     assert _QueryGraph.build(cls_pooled, embedder.encode_eager) is None  # the trace pools by the mean
+
+
+def test_limit_threads_sets_every_pool_and_puts_the_previous_limits_back() -> None:
+    from threadpoolctl import threadpool_info
+
+    from index.embed import limit_threads
+
+    torch_before = torch.get_num_threads()
+    pools_before = [p["num_threads"] for p in threadpool_info()]
+    restore = limit_threads(1)
+    try:
+        assert torch.get_num_threads() == 1
+        assert all(p["num_threads"] == 1 for p in threadpool_info())
+    finally:
+        restore()
+    assert torch.get_num_threads() == torch_before
+    assert [p["num_threads"] for p in threadpool_info()] == pools_before
