@@ -3,8 +3,9 @@
 Unchanged documents (same content hash) are skipped, so re-indexing writes nothing. Changed documents go
 through in groups of whole documents (about `_GROUP` passages, which bounds memory on large corpora): the
 model embeds a group's sentences in one call (a passage's vector is the normalised mean of its
-sentences': one forward per sentence serves both the passage index and the answerer's sentence scoring),
-then a writer thread parses the group's sentences with spaCy (`nlp.pipe`, `index/analysis.py`) and stores
+sentences': one forward per sentence serves both the passage index and the answerer's sentence scoring;
+the call runs one single-threaded, low-priority forward per core, `Embedder.encode_streams`, so the
+writer's parse takes a core when it needs one and the model the rest), then a writer thread parses the group's sentences with spaCy (`nlp.pipe`, `index/analysis.py`) and stores
 the group — a few large Chroma
 writes in which every document atomically replaces its previous version (see
 `ChromaStore.put_documents`) — and looks its passages up for near-duplicates, while the model embeds the

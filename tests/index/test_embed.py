@@ -23,7 +23,7 @@ def embedder() -> Embedder:
     return Embedder()
 
 
-def test_small_batches_run_through_the_traced_graph(
+def test_every_batch_runs_through_the_traced_graph(
     embedder: Embedder, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     assert embedder.query_graph() is not None  # the bundled model is transformer -> mean -> normalise
@@ -32,9 +32,41 @@ def test_small_batches_run_through_the_traced_graph(
     eager = st.encode
     monkeypatch.setattr(st, "encode", lambda texts, **kw: calls.append(len(texts)) or eager(texts, **kw))
     embedder.encode(TEXTS[:2])
-    assert calls == []  # a question's batch does not reach SentenceTransformer.encode
-    embedder.encode(TEXTS * 4)
-    assert calls == [len(TEXTS) * 4]  # a larger batch (indexing) does
+    embedder.encode(TEXTS * 20)
+    assert calls == []  # neither a question's batch nor an indexing batch reaches SentenceTransformer.encode
+    monkeypatch.setattr(embedder, "streams", 1)
+    embedder.encode(TEXTS * 20)
+    assert calls == [len(TEXTS) * 20]  # with one stream, a large batch is SentenceTransformer.encode's
+
+
+def test_a_large_batch_runs_as_single_threaded_low_priority_streams_in_the_order_given(
+    embedder: Embedder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import os
+    import threading
+
+    graph = embedder.query_graph()
+    assert graph is not None
+    seen: list[tuple[str, int, int, int]] = []
+    run = type(graph).__call__
+
+    def spy(self: _QueryGraph, texts: list[str]) -> np.ndarray:
+        nice = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+        seen.append((threading.current_thread().name, torch.get_num_threads(), nice, len(texts)))
+        return run(self, texts)
+
+    monkeypatch.setattr(type(graph), "__call__", spy)
+    monkeypatch.setattr(embedder, "streams", 2)
+    texts = [f"{t} ({i})" for i in range(30) for t in TEXTS]  # 150 texts: 3 batches of 64 at most
+    threads_before = torch.get_num_threads()
+    got = embedder.encode(texts)
+    assert torch.get_num_threads() == threads_before  # put back
+    assert sorted(n for *_, n in seen) == [22, 64, 64]  # length-sorted batches of `embed_batch_size`
+    assert {name.startswith("verity-embed") for name, *_ in seen} == {True}
+    assert {threads for _, threads, _, _ in seen} == {1}
+    assert min(nice for _, _, nice, _ in seen) >= 10
+    assert len({name for name, *_ in seen}) == 2  # two streams at once
+    np.testing.assert_allclose(got, embedder.encode_eager(texts), atol=2e-5)  # rows in the given order
 
 
 @pytest.mark.parametrize("size", [1, 3, len(TEXTS), _GRAPH_MAX])
