@@ -1,17 +1,21 @@
 """Bring a Chroma store in line with a set of documents: embed and write what changed, drop what left.
 
 Unchanged documents (same content hash) are skipped, so re-indexing writes nothing. Changed documents go
-through in groups of whole documents (about `_GROUP` passages, which bounds memory on large corpora): the
-model embeds a group's sentences in one call (a passage's vector is the normalised mean of its
-sentences': one forward per sentence serves both the passage index and the answerer's sentence scoring;
-the call runs one single-threaded, low-priority forward per core, `Embedder.encode_streams`, so the
-writer's parse takes a core when it needs one and the model the rest), then a writer thread parses the group's sentences with spaCy (`nlp.pipe`, `index/analysis.py`) and stores
-the group — a few large Chroma
-writes in which every document atomically replaces its previous version (see
-`ChromaStore.put_documents`) — and looks its passages up for near-duplicates, while the model embeds the
-next group. The model is the cost. Against a Chroma server the writes are network waits and vanish behind
-it; the embedded client's Rust calls hold the GIL, so there only their Python side overlaps, and what
-counts is that they are few and large (a write call costs ~20 ms whatever its size).
+through in groups of whole documents (about `_GROUP` passages, which bounds memory on large corpora), in
+two threads:
+
+- the caller's thread: the model embeds a group's sentences in one call (a passage's vector is the
+  normalised mean of its sentences': one forward per sentence serves both the passage index and the
+  answerer's sentence scoring). The call runs one single-threaded, low-priority forward per core
+  (`Embedder.encode_streams`), so the writer takes a core whenever it wants one and the model the rest;
+- the writer thread: parses the same group's sentences with spaCy (`nlp.pipe`, `index/analysis.py`)
+  while they are embedded, then stores the group — a few large Chroma writes in which every document
+  atomically replaces its previous version (see `ChromaStore.put_documents`) — and looks its passages up
+  for near-duplicates, while the model embeds the next group.
+
+The model and the parse are the cost, about two to one in CPU time on news sentences. Against a Chroma
+server the writes are network waits; the embedded client's Rust calls hold the GIL, so what counts is
+that they are few and large (a write call costs ~20 ms whatever its size).
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ import queue
 import threading
 import time
 from collections.abc import Collection, Iterable, Iterator
+from concurrent.futures import Future
 from dataclasses import dataclass
 
 import numpy as np
@@ -100,14 +105,23 @@ def index_documents(
     writer = _Writer(store, analyzer, duplicate_threshold, summary, bar, {doc.id for doc, _, _ in todo})
     try:
         for group in _groups(todo, _GROUP):
-            texts = [s.text for _, _, passages in group for p in passages for s in p.sentences]
-            writer.submit(group, embedder.encode(texts))  # waits while the writer is one group behind
+            vectors: Future[np.ndarray] = Future()
+            writer.submit(group, vectors)  # waits while the writer is one group behind
+            try:  # the writer parses the group's sentences while the model embeds them
+                vectors.set_result(embedder.encode(_texts(group)))
+            except BaseException as exc:
+                vectors.set_exception(exc)
+                raise
         writer.finish()
     finally:
         writer.stop()
         bar.close()
     summary.seconds = time.perf_counter() - started
     return summary
+
+
+def _texts(group: list[Item]) -> list[str]:
+    return [s.text for _, _, passages in group for p in passages for s in p.sentences]
 
 
 def _groups(todo: list[Item], size: int) -> Iterator[list[Item]]:
@@ -132,8 +146,10 @@ def _groups(todo: list[Item], size: int) -> Iterator[list[Item]]:
 
 
 class _Writer:
-    """A thread that writes embedded groups to the store, one at a time, while the caller embeds the next.
+    """A thread that parses and writes groups to the store, one at a time, while the caller embeds them.
 
+    A group comes with the future of its sentence vectors: the writer parses the group's sentences while
+    the caller embeds them, then waits for the vectors and writes, while the caller embeds the next group.
     At most one group waits for it (memory stays bounded). Its first error stops it: the caller gets that
     exception on its next `submit` or at `finish`, and no later group is written. A document is written
     atomically or not at all (`ChromaStore.put_documents`), so stopping between groups loses nothing that
@@ -160,13 +176,15 @@ class _Writer:
         self.written: set[str] = set()  # passage ids this run wrote (without duplicates)
         self.found: dict[str, set[str]] = {}  # passage id -> its near-duplicates found by this run
         self.error: BaseException | None = None
-        self._queue: queue.Queue[tuple[list[Item], np.ndarray] | None] = queue.Queue(maxsize=1)
+        self._queue: queue.Queue[tuple[list[Item], Future[np.ndarray]] | None] = queue.Queue(maxsize=1)
+        self._futures: list[Future[np.ndarray]] = []
         self._cancelled = threading.Event()
         self._thread = threading.Thread(target=self._run, name="verity-index-writer", daemon=True)
         self._thread.start()
 
-    def submit(self, group: list[Item], vectors: np.ndarray) -> None:
+    def submit(self, group: list[Item], vectors: Future[np.ndarray]) -> None:
         self._raise_if_failed()
+        self._futures = [f for f in self._futures if not f.done()] + [vectors]
         self._queue.put((group, vectors))
 
     def finish(self) -> None:
@@ -180,6 +198,8 @@ class _Writer:
         if not self._thread.is_alive():
             return
         self._cancelled.set()
+        for vectors in self._futures:  # a group whose vectors never came: the writer must not wait for them
+            vectors.cancel()
         while True:  # drop what waits, so the writer sees the end right after its current group
             try:
                 self._queue.get_nowait()
@@ -201,9 +221,9 @@ class _Writer:
             except BaseException as exc:  # noqa: BLE001 - handed to the caller's thread
                 self.error = exc
 
-    def _write(self, group: list[Item], sentence_vectors: np.ndarray) -> None:
-        texts = [s.text for _, _, passages in group for p in passages for s in p.sentences]
-        analyses = self.analyzer.analyse(texts)
+    def _write(self, group: list[Item], embedded: Future[np.ndarray]) -> None:
+        analyses = self.analyzer.analyse(_texts(group))
+        sentence_vectors = embedded.result()
         batch = []
         at = 0
         for doc, digest, passages in group:

@@ -162,6 +162,29 @@ def test_many_groups_store_what_one_group_stores(
     }
 
 
+def test_the_writer_parses_a_group_while_the_model_embeds_it(
+    store: ChromaStore, verity: Verity, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import threading
+
+    parsing = threading.Event()
+    analyse, encode = verity.analyzer.analyse, verity.embedder.encode
+
+    def spy(texts: list[str]) -> list[str]:
+        parsing.set()
+        return analyse(texts)
+
+    def embed_once_parsing(texts: list[str]) -> object:
+        assert parsing.wait(timeout=20), "the group's parse waited for its embedding"
+        return encode(texts)
+
+    monkeypatch.setattr(verity.analyzer, "analyse", spy)
+    monkeypatch.setattr(verity.embedder, "encode", embed_once_parsing)
+    docs = [_article(n) for n in range(3)]  # one group
+    summary = index_documents(docs, store, verity.embedder, verity.analyzer, progress=False)
+    assert summary.written == 3 and store.document_digests() == {d.id: content_hash(d) for d in docs}
+
+
 def test_a_failing_write_stops_indexing_and_leaves_only_whole_documents(
     store: ChromaStore, verity: Verity, monkeypatch: pytest.MonkeyPatch
 ) -> None:
