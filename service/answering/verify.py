@@ -316,11 +316,15 @@ class Verifier:
         self, claim: Question, evidence: Any, present: AbstractSet[str], corpus: Corpus
     ) -> Conflict | None:
         mine = {key(t): t for t in claim.parse if t.pos_ in {"VERB", "NOUN", "ADJ"}}
+        against = {m: _OPPOSED[m] for m in mine if m in _OPPOSED}
+        if not against:  # most claims: no word with an opposite, so no evidence token to look at
+            return None
         said = stem_set(evidence.text) | {key(t) for t in evidence}
         for token in evidence:
             s = key(token)
-            for m, claim_token in mine.items():
-                if s not in _OPPOSED.get(m, set()) or m in said or _irrealis(token):
+            for m, opposites in against.items():
+                claim_token = mine[m]
+                if s not in opposites or m in said or _irrealis(token):
                     continue
                 rest = self._rest(claim, {m}, present, corpus)
                 if rest is not None:
