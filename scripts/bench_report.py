@@ -447,8 +447,9 @@ def _news(n: dict[str, Any]) -> list[str]:
         "",
         "### Indexing the news corpus\n",
         "`Verity.index` in a fresh process, into an empty store, as `verity index` runs it: clean, split, "
-        "embed every sentence (a passage's vector is the mean of its sentences'), parse every sentence "
-        "with spaCy on the writer thread, write passages and sentences to Chroma, near-duplicates. "
+        "embed every sentence (a passage's vector is the mean of its sentences'; one single-threaded "
+        "forward per core, `Embedder.encode_streams`), parse every sentence with spaCy on the writer "
+        "thread while the model embeds it, write passages and sentences to Chroma, near-duplicates. "
         "Beside it the raw `SentenceTransformer.encode` of "
         + (
             "the same sentence texts "
@@ -517,8 +518,12 @@ def _close_news(r: dict[str, Any], missed: list[str]) -> list[str]:
             f"{i['parse_share']:.0%} of the time, beside the model on the same "
             f"{r['machine_start']['usable_cpus']} cores (the process used {i['index_cores']:.2f} cores "
             f"while indexing, {i['raw_cores']:.2f} "
-            "in the raw encode). Whatever the parse and the writes take from the cores is what the "
-            "model loses."
+            "in the raw encode). With the cores full, the CPU time of the parse and the writes is what "
+            "the model loses. Measured alone on 1,500 news sentences (2 cores): the model's streams "
+            "13–15 core-s, spaCy's parse 6.5–7.5 core-s (a third of all the work), the raw encode 7.5–10 s "
+            "of wall time; so even a perfect overlap leaves indexing at about three quarters of raw "
+            "before any Chroma write. What would close it: a cheaper analysis (spaCy's NER, with its own "
+            "token vectors, is about half of the parse), or more cores."
         )
     if any("embedded or parsed" in m for m in missed):
         out.append(
@@ -668,13 +673,15 @@ def _close_indexing(r: dict[str, Any]) -> list[str]:
             f"{1 / in_model / i['raw_rate']:.0%} of its raw speed"
         )
     return [
-        f"Where the time goes: {'; '.join(parts)}. The writes are off the model's path already: a writer "
-        "thread stores each group (one batch of Chroma writes, each document still atomic) and looks it up "
-        "for near-duplicates while the model embeds the next group, and the BM25 index is rebuilt by the "
-        "next query rather than inside indexing. The overlap is small on the embedded store: chromadb's "
-        "embedded client holds the GIL for the whole of an upsert (a 2.4 s hold within a 2.9 s write, "
-        "measured while tuning), so the forward waits while a group is written; that wait is counted in "
-        "the model share, which is why the share is near 100% while the forward runs slower than raw. "
+        f"Where the time goes: {'; '.join(parts)}. The parse and the writes are off the model's path "
+        "already: a writer thread parses each group while the model embeds it, then stores it (one batch "
+        "of Chroma writes, each document still atomic) and looks it up for near-duplicates while the "
+        "model embeds the next group, and the BM25 index is rebuilt by the next query rather than inside "
+        "indexing. But they share the cores with it: the model runs one single-threaded, low-priority "
+        "forward per core and takes what the writer leaves, and chromadb's embedded client holds the GIL "
+        "for the whole of an upsert (a 2.4 s hold within a 2.9 s write, measured while tuning), so a "
+        "forward that ends meanwhile waits to return; those waits are counted in the model share, which "
+        "is why the share is near 100% while the forward runs slower than raw. "
         "Chroma's own cost is about 1 ms per passage written and 0.35 ms for the near-duplicate lookup "
         "and update, against 8.5–10 ms to encode; short runs also pay the first batches' warm-up, which "
         "the raw encode (measured after, on the warm model) does not. What would close it: against a "
