@@ -132,7 +132,9 @@ class Parser:
             if doc is not None:
                 self._cache.move_to_end(text)
                 return doc
-            stored = self._stored.pop(text, None)
+            # kept until the parse is cached: a concurrent request for the same sentence loads it too,
+            # rather than finding neither and parsing it
+            stored = self._stored.get(text)
         if stored is not None:
             doc = self.analyzer.loads(stored)
         else:
@@ -140,6 +142,7 @@ class Parser:
                 self.work.add("parse")
             doc = self._batcher([text])[text]
         with self._lock:
+            self._stored.pop(text, None)
             self._cache[text] = doc
             while len(self._cache) > self._size:
                 self._cache.popitem(last=False)

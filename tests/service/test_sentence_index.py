@@ -47,6 +47,34 @@ def test_the_counter_is_exported_and_counts_sentences_it_had_to_parse(
     assert verity.work.counts["parse"] == before + 1
 
 
+def test_two_requests_reading_the_same_stored_sentence_at_once_parse_nothing(verity: Verity) -> None:
+    import threading
+
+    from service.answering.text import Parser
+
+    parser = Parser(verity.analyzer)
+    text = "The council approved the budget on Tuesday after a long debate."
+    parser.preload({text: verity.analyzer.dumps(verity.analyzer.parse([text])[0])})
+    loading, release = threading.Event(), threading.Event()
+    loads = verity.analyzer.loads
+
+    def slow_first(data: str) -> object:
+        if not loading.is_set():  # the first request is still rebuilding the stored parse ...
+            loading.set()
+            assert release.wait(timeout=20)
+        return loads(data)
+
+    parser.analyzer = type("Slow", (), {"loads": staticmethod(slow_first)})()  # type: ignore[assignment]
+    first = threading.Thread(target=parser.sentence, args=(text,))
+    first.start()
+    assert loading.wait(timeout=20)
+    second = parser.sentence(text)  # ... when the second asks for the same sentence
+    release.set()
+    first.join(timeout=20)
+    assert [t.text for t in second][:2] == ["The", "council"]
+    assert parser.work.counts == {"embed": 0, "parse": 0}
+
+
 def test_sentences_are_stored_with_their_vector_and_analysis(verity: Verity) -> None:
     stored = verity.store.sentences.get(limit=5, include=["embeddings", "metadatas", "documents"])
     assert stored["ids"], "no sentence records"
