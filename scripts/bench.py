@@ -50,6 +50,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import bench_news  # noqa: E402  (sibling scripts)
 import bench_report  # noqa: E402
+import bench_scale  # noqa: E402
 from bench_scale import variant  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -125,10 +126,7 @@ class Server:
 
     def peak_mib(self) -> float:
         assert self.process is not None
-        for line in Path(f"/proc/{self.process.pid}/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-        return 0.0
+        return bench_scale.status_mib("VmHWM", self.process.pid)
 
     def cpu_seconds(self) -> float:
         """User + system CPU time of the server process so far."""

@@ -42,6 +42,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+import bench_scale  # a sibling script: scripts/ is on the path whether bench.py imports this or it runs
 import httpx
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -161,7 +162,7 @@ def index_worker(corpus_dir: Path, data: Path, sample: int = 0) -> dict[str, Any
         "raw_cores": (raw_before[1] + raw_after[1]) / raw_seconds,
         "batch_size": batch,
         "loadavg": [load_before, load_after],
-        "peak_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "peak_mib": bench_scale.peak_mib(),
     }
 
 

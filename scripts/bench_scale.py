@@ -4,7 +4,7 @@
     .venv/bin/python scripts/bench_scale.py serve --dir DIR [--profile]
     .venv/bin/python scripts/bench_scale.py profile-index --passages N --dir DIR
 
-Run by `scripts/bench.py`, one process per size and step, so peak memory (`ru_maxrss`) is that step's
+Run by `scripts/bench.py`, one process per size and step, so peak memory (`VmHWM`) is that step's
 alone. `index` generates the corpus (`gen_corpus.py`), loads it as `verity index` does and indexes it
 into `DIR/data`, then times the raw `SentenceTransformer.encode` of the same sentences the indexer embedded
 (all of them, or a fixed random sample of `--encode-sample`) with the same loaded model and batch size.
@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import json
 import random
-import resource
 import statistics
 import sys
 import time
@@ -36,15 +35,24 @@ def variant(question: str, r: int) -> str:
     return question[:-1] + " " * r + question[-1] if question.endswith("?") else question + " " * r
 
 
+def status_mib(field: str, pid: int | str = "self") -> float:
+    """A memory figure of `/proc/<pid>/status` in MiB: `VmRSS` now, `VmHWM` its peak.
+
+    The peak is `VmHWM`, not `ru_maxrss`: a child's `ru_maxrss` starts from its parent's resident size
+    when it was spawned (Linux keeps the larger across the exec), so every worker's peak would read at
+    least the bench process's."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(f"{field}:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
 def peak_mib() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+    return status_mib("VmHWM")
 
 
 def rss_mib() -> float:
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return 0.0
+    return status_mib("VmRSS")
 
 
 def settings(root: Path) -> Any:
