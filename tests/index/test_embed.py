@@ -115,3 +115,27 @@ def test_limit_threads_sets_every_pool_and_puts_the_previous_limits_back() -> No
         restore()
     assert torch.get_num_threads() == torch_before
     assert [p["num_threads"] for p in threadpool_info()] == pools_before
+
+
+def test_a_failing_batch_stops_the_streams_without_running_the_rest(
+    embedder: Embedder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    graph = embedder.query_graph()
+    assert graph is not None
+    calls = 0
+    run = type(graph).__call__
+
+    def failing_first(self: _QueryGraph, texts: list[str]) -> np.ndarray:
+        nonlocal calls
+        calls += 1
+        if calls == 1:
+            raise RuntimeError("forward failed")
+        return run(self, texts)
+
+    monkeypatch.setattr(type(graph), "__call__", failing_first)
+    monkeypatch.setattr(embedder, "streams", 2)
+    threads_before = torch.get_num_threads()
+    with pytest.raises(RuntimeError, match="forward failed"):
+        embedder.encode([f"sentence number {i}" for i in range(64 * 12)])  # 12 batches
+    assert calls <= 4  # the failure ends the call; the batches not yet started never run
+    assert torch.get_num_threads() == threads_before
