@@ -36,7 +36,6 @@ import warnings
 from collections import OrderedDict
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from threading import Lock
 from typing import Any
 
 import numpy as np
@@ -100,13 +99,13 @@ class Embedder:
         )
         self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
         self._cache_size = cache_size
-        self._lock = Lock()
+        self._lock = threading.Lock()
         self._batcher: Batcher[np.ndarray] = Batcher(lambda texts: list(self.encode(texts)))
         self._graph: _QueryGraph | None = None
         self._graph_tried = False
-        self._graph_lock = Lock()
+        self._graph_lock = threading.Lock()
         self.streams = streams or cores()
-        self._streams_lock = Lock()  # one large batch at a time: it sets torch's thread count
+        self._streams_lock = threading.Lock()  # one large batch at a time: it sets torch's thread count
 
     @property
     def dimension(self) -> int:
@@ -202,7 +201,7 @@ class _QueryGraph:
         self.tokenizer = tokenizer
         self.max_length = max_length
         self.graph = graph
-        self._tokenizer_lock = Lock()  # a fast tokenizer is not to be called from two threads at once
+        self._tokenizer_lock = threading.Lock()  # a fast tokenizer is not for two threads at once
 
     def __call__(self, texts: list[str]) -> np.ndarray:
         with self._tokenizer_lock:

@@ -106,10 +106,10 @@ def index_documents(
     try:
         for group in _groups(todo, _GROUP):
             vectors: Future[np.ndarray] = Future()
-            writer.submit(group, vectors)  # waits while the writer is one group behind
             try:  # the writer parses the group's sentences while the model embeds them
+                writer.submit(group, vectors)  # waits while the writer is one group behind
                 vectors.set_result(embedder.encode(_texts(group)))
-            except BaseException as exc:
+            except BaseException as exc:  # the writer must not wait for vectors that never come
                 vectors.set_exception(exc)
                 raise
         writer.finish()
@@ -177,14 +177,12 @@ class _Writer:
         self.found: dict[str, set[str]] = {}  # passage id -> its near-duplicates found by this run
         self.error: BaseException | None = None
         self._queue: queue.Queue[tuple[list[Item], Future[np.ndarray]] | None] = queue.Queue(maxsize=1)
-        self._futures: list[Future[np.ndarray]] = []
         self._cancelled = threading.Event()
         self._thread = threading.Thread(target=self._run, name="verity-index-writer", daemon=True)
         self._thread.start()
 
     def submit(self, group: list[Item], vectors: Future[np.ndarray]) -> None:
         self._raise_if_failed()
-        self._futures = [f for f in self._futures if not f.done()] + [vectors]
         self._queue.put((group, vectors))
 
     def finish(self) -> None:
@@ -198,8 +196,6 @@ class _Writer:
         if not self._thread.is_alive():
             return
         self._cancelled.set()
-        for vectors in self._futures:  # a group whose vectors never came: the writer must not wait for them
-            vectors.cancel()
         while True:  # drop what waits, so the writer sees the end right after its current group
             try:
                 self._queue.get_nowait()
