@@ -23,7 +23,7 @@ import json
 import threading
 from typing import Any
 
-SCHEMA = 2
+SCHEMA = 3
 
 
 class Analyzer:

@@ -6,9 +6,17 @@ llama-index's ChromaVectorStore queries; `<name>_sentences` holds one record per
 (its text, its own embedding and its spaCy analysis, `index/analysis.py`), which the answerer and the
 verifier read instead of embedding and parsing corpus text while answering — a separate collection, not
 passage metadata, because the passage table is read whole at every rebuild of the lexical index and the
-sentence data (about 2 KB a sentence) is only wanted for the few passages a question retrieves;
+sentence data (about 4 KB a sentence) is only wanted for the few passages a question retrieves;
 `<name>_documents` holds each cleaned document (the text that
 citation offsets index into) with its content hash, so the indexer can tell unchanged documents apart.
+
+A sentence's embedding is kept in its record's metadata (`vector`: base64 of the float32 values), and the
+record's Chroma embedding is a one-dimensional placeholder. Nothing searches sentences by vector — they are
+read by id, a passage's at a time — and Chroma loads a collection's whole vector index into memory on the
+first read of any of its records: for the sentences of 100k passages that was about 400 MB of a serving
+process's 2 GB, for an index nobody queries. A sentence collection written before this layout (its
+collection metadata lacks `_SENTENCE_LAYOUT`) is never read; the indexer replaces it.
+
 Document records carry the schema version (`index/analysis.SCHEMA`) they were written with; the content
 hash includes it, so `verity index` rewrites an index written by an older version.
 Passage ids derive from the document id, its content hash and the passage position, so re-indexing an
@@ -18,6 +26,7 @@ deleted, so a failure midway leaves the previous version answerable).
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import hashlib
 import json
@@ -35,6 +44,7 @@ import numpy as np
 from chromadb.api import ClientAPI
 from chromadb.api.models.Collection import Collection
 from chromadb.config import Settings as ChromaSettings
+from chromadb.errors import NotFoundError
 
 from index.analysis import SCHEMA
 from index.documents import Document, Passage, Sentence
@@ -46,6 +56,9 @@ _PAGE = 5000
 _RECORDS = 32
 # chromadb's HttpClient waits forever by default; a hung server must become an error, not a hung request.
 _HTTP_TIMEOUT = httpx.Timeout(60.0, connect=5.0)
+# The sentence collection's metadata in the layout above (embeddings in record metadata).
+_SENTENCE_LAYOUT = {"vectors": "metadata"}
+_PLACEHOLDER = np.zeros((1,), dtype=np.float32)
 
 # What a store call raises when the Chroma server cannot be reached (down, restarting, connection reset,
 # timed out). The service maps these to 503 `store_unavailable`; the client reconnects on its own once
@@ -87,6 +100,20 @@ class SentenceRecord:
 
     vector: np.ndarray
     analysis: str
+
+
+def _current_layout(sentences: Collection) -> bool:
+    meta = sentences.metadata or {}
+    return all(meta.get(k) == v for k, v in _SENTENCE_LAYOUT.items())
+
+
+def encode_vector(vector: np.ndarray) -> str:
+    """A sentence embedding as stored in its record's metadata: base64 of its float32 values."""
+    return base64.b64encode(np.asarray(vector, dtype="<f4").tobytes()).decode("ascii")
+
+
+def decode_vector(text: str) -> np.ndarray:
+    return np.frombuffer(base64.b64decode(text), dtype="<f4").astype(np.float32)
 
 
 def sentence_id(passage_id_: str, index: int) -> str:
@@ -168,7 +195,7 @@ class ChromaStore:
             name, configuration={"hnsw": {"space": "cosine"}}
         )
         self.sentences: Collection = client.get_or_create_collection(
-            f"{name}_sentences", configuration={"hnsw": {"space": "cosine"}}
+            f"{name}_sentences", metadata=_SENTENCE_LAYOUT, configuration={"hnsw": {"space": "l2"}}
         )
         self.documents: Collection = client.get_or_create_collection(
             f"{name}_documents", configuration={"hnsw": {"space": "cosine"}}
@@ -198,19 +225,32 @@ class ChromaStore:
         }
 
     def sentence_records(self, passages: dict[str, Passage]) -> dict[str, SentenceRecord]:
-        """The stored embedding and analysis of every sentence of these passages, by sentence id."""
+        """The stored embedding and analysis of every sentence of these passages, by sentence id (none
+        from a sentence collection in an older layout: those sentences are computed while answering)."""
+        if not self._current_sentence_layout():
+            return {}
         ids = [sentence_id(pid, i) for pid, p in passages.items() for i in range(len(p.sentences))]
         out: dict[str, SentenceRecord] = {}
         for i in range(0, len(ids), _PAGE):
-            got = self.sentences.get(ids=ids[i : i + _PAGE], include=["embeddings", "metadatas"])
-            vectors = got["embeddings"]
-            if vectors is None:
-                continue
-            for sid, vector, meta in zip(got["ids"], vectors, got["metadatas"] or [], strict=True):
-                out[sid] = SentenceRecord(
-                    np.asarray(vector, dtype=np.float32), str((meta or {}).get("analysis") or "")
-                )
+            try:
+                got = self.sentences.get(ids=ids[i : i + _PAGE], include=["metadatas"])
+            except NotFoundError:  # replaced by another process's indexer since this one looked it up
+                self.sentences = self.client.get_collection(self.sentences.name)
+                got = self.sentences.get(ids=ids[i : i + _PAGE], include=["metadatas"])
+            for sid, meta in zip(got["ids"], got["metadatas"] or [], strict=True):
+                vector = (meta or {}).get("vector")
+                if isinstance(vector, str) and vector:
+                    out[sid] = SentenceRecord(decode_vector(vector), str(meta.get("analysis") or ""))
         return out
+
+    def _current_sentence_layout(self) -> bool:
+        """The sentence collection is in this version's layout; when it is not, look again (another
+        process's `verity index` may have replaced it since) — a lookup that loads no records."""
+        if _current_layout(self.sentences):
+            return True
+        with contextlib.suppress(Exception):  # deleted just now by the indexer: an older layout still
+            self.sentences = self.client.get_collection(self.sentences.name)
+        return _current_layout(self.sentences)
 
     def generation(self) -> str:
         """A token that changes on every write by any process (cheap enough to poll per request)."""
@@ -313,15 +353,23 @@ class ChromaStore:
         analyses = [a for v in batch for a in v.analyses]
         vectors = np.concatenate([v.sentence_vectors for v in batch])
         assert len(rows) == len(analyses) == len(vectors), "one vector and one analysis per sentence"
+        if not self._current_sentence_layout():  # written by an older version: its records go with it
+            with contextlib.suppress(Exception):  # another writer replaced it first
+                self.client.delete_collection(self.sentences.name)
+            self.sentences = self.client.get_or_create_collection(
+                self.sentences.name, metadata=_SENTENCE_LAYOUT, configuration={"hnsw": {"space": "l2"}}
+            )
         for i in range(0, len(rows), _PAGE):
             chunk = rows[i : i + _PAGE]
             self.sentences.upsert(
                 ids=[sid for sid, _, _ in chunk],
                 documents=[text for _, text, _ in chunk],
-                embeddings=vectors[i : i + _PAGE],
+                embeddings=np.broadcast_to(_PLACEHOLDER, (len(chunk), 1)),
                 metadatas=[
-                    {**meta, "analysis": a}
-                    for (_, _, meta), a in zip(chunk, analyses[i : i + _PAGE], strict=True)
+                    {**meta, "analysis": a, "vector": encode_vector(v)}
+                    for (_, _, meta), a, v in zip(
+                        chunk, analyses[i : i + _PAGE], vectors[i : i + _PAGE], strict=True
+                    )
                 ],
             )
 

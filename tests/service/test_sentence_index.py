@@ -9,10 +9,12 @@ from dataclasses import replace
 from datetime import date
 from pathlib import Path
 
+import numpy as np
 from fastapi.testclient import TestClient
 
 from index.analysis import SCHEMA
 from index.documents import Document
+from index.store import decode_vector
 from service.answering.pipeline import Verity
 from service.config import Settings
 from service.http.app import create_app
@@ -78,12 +80,43 @@ def test_two_requests_reading_the_same_stored_sentence_at_once_parse_nothing(ver
 def test_sentences_are_stored_with_their_vector_and_analysis(verity: Verity) -> None:
     stored = verity.store.sentences.get(limit=5, include=["embeddings", "metadatas", "documents"])
     assert stored["ids"], "no sentence records"
-    for text, meta, vector in zip(
-        stored["documents"] or [], stored["metadatas"] or [], stored["embeddings"], strict=True
-    ):
+    texts = stored["documents"] or []
+    vectors = [decode_vector(str(meta["vector"])) for meta in stored["metadatas"] or []]
+    expected = verity.embedder.encode(texts)
+    for text, meta, vector, want in zip(texts, stored["metadatas"] or [], vectors, expected, strict=True):
         doc = verity.analyzer.loads(str(meta["analysis"]))
-        assert doc.text == text and len(vector) == 384
+        assert doc.text == text
         assert all(t.dep_ for t in doc)  # the dependency parse came back, not just tokens
+        assert vector.shape == (384,) and float(np.abs(vector - want).max()) < 1e-4
+    # the collection's own vectors are placeholders: the sentence vectors are in no index Chroma loads
+    assert {len(e) for e in stored["embeddings"]} == {1}
+
+
+def test_a_sentence_collection_of_an_older_layout_is_not_read_and_indexing_replaces_it(
+    tmp_path: Path, verity: Verity
+) -> None:
+    settings = Settings(data_dir=tmp_path, corpus_dir=tmp_path / "none", collection="layout")
+    other = Verity(settings, models=verity)
+    doc = Document(id="l1", title="Harbor", text="The harbor plan was approved. The mayor signed it.")
+    other.index([doc], progress=False)
+    passages = other.retriever.corpus.passages
+    assert len(other.store.sentence_records(passages)) == 2
+    # the layout before this one: the sentence vectors as the collection's own embeddings, no layout mark
+    old = other.store.sentences.get(include=["documents", "metadatas"])
+    other.store.client.delete_collection(other.store.sentences.name)
+    legacy = other.store.client.create_collection(other.store.sentences.name)
+    legacy.add(
+        ids=old["ids"], documents=old["documents"], embeddings=np.ones((len(old["ids"]), 384)),
+        metadatas=[{k: v for k, v in m.items() if k != "vector"} for m in old["metadatas"] or []],
+    )  # fmt: skip
+    reopened = Verity(settings, models=verity)
+    assert reopened.store.sentence_records(passages) == {}  # computed while answering, and counted
+    reopened.store.documents.update(ids=["l1"], metadatas=[{"schema": SCHEMA - 1}])
+    assert reopened.index([doc], progress=False).written == 1  # an older schema is rewritten ...
+    records = reopened.store.sentence_records(reopened.retriever.corpus.passages)
+    assert len(records) == 2 and all(r.vector.shape == (384,) for r in records.values())
+    assert len(reopened.store.sentences.get(include=[])["ids"]) == 2  # ... into a new collection
+    assert other.store.sentence_records(reopened.retriever.corpus.passages).keys() == records.keys()
 
 
 def test_sentence_records_are_read_from_the_store_once_per_passage(tmp_path: Path, verity: Verity) -> None:
