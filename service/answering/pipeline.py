@@ -184,12 +184,15 @@ class Verity:
     def ask_stream(
         self, question: str, history: list[Turn] | None = None, as_of: date | None = None
     ) -> Iterator[StreamEvent]:
-        """The answer as events: each verified sentence as it is ready, then the full response.
+        """The answer as events: its short answer (when it has one), each verified sentence as it is
+        ready, then the full response.
 
-        Only sentences that passed verification are ever yielded; a refusal yields no sentence events.
+        Only sentences that passed verification are ever yielded; a refusal yields only `done`.
         """
         response = self.ask(question, history, as_of)
         if response.status == "answered":
+            if response.short_answer is not None:  # adapters lead with it ("**Eagles** — ...")
+                yield StreamEvent("short_answer", response.short_answer.model_dump())
             for i, claim in enumerate(response.claims):
                 yield StreamEvent("sentence", {"index": i, "text": claim.text, "citations": claim.citations})
         yield StreamEvent("done", response.model_dump())

@@ -185,15 +185,20 @@ def _chunks(events: Iterator[StreamEvent], prompt_tokens: int, include_usage: bo
         return sse.encode_json({**head, "choices": [choice], **extra})
 
     yield chunk({"role": "assistant"})
-    content = ""
+    content, sentences = "", 0
     for event in events:
-        if event.event == "sentence":
-            piece = ("" if not content else " ") + _sentence(event.data)
+        if event.event == "short_answer":  # the reply leads with it, as the non-streamed one does
+            piece = f"**{event.data['text']}** — "
             content += piece
+            yield chunk({"content": piece})
+        elif event.event == "sentence":
+            piece = ("" if not content or content.endswith(" ") else " ") + _sentence(event.data)
+            content += piece
+            sentences += 1
             yield chunk({"content": piece})
         elif event.event == "done":
             response = AskResponse.model_validate(event.data)
-            tail = _tail(response, streamed=bool(content))
+            tail = _tail(response, streamed=sentences > 0)
             content += tail
             if tail:
                 yield chunk({"content": tail})

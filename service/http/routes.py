@@ -34,8 +34,9 @@ _NO_DOCUMENT: dict[int | str, dict[str, object]] = {
 _ASK_STREAM = {
     "description": 'The answer (a refusal too); with `"stream": true`, server-sent events instead.',
     "content": sse.content(
-        ["sentence", "done", "error"],
-        "JSON: `sentence` is `{index, text, citations}` for each verified sentence; `done` the full "
+        ["short_answer", "sentence", "done", "error"],
+        "JSON: `short_answer` is the response's `short_answer` (first, when the answer has one); "
+        "`sentence` is `{index, text, citations}` for each verified sentence; `done` the full "
         "response (as without `stream`); `error` `{error: {code, message}}` if the answer fails after the "
         "stream began",
     ),

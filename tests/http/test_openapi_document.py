@@ -86,7 +86,7 @@ def test_one_error_envelope_and_a_request_id_on_every_response(tmp_path: Path) -
 def test_the_streams_are_described(tmp_path: Path) -> None:
     ops = operations(document(tmp_path))
     ask = ops[("post", "/v1/ask")]["responses"]["200"]["content"]["text/event-stream"]["schema"]
-    assert ask["properties"]["event"]["enum"] == ["sentence", "done", "error"]
+    assert ask["properties"]["event"]["enum"] == ["short_answer", "sentence", "done", "error"]
     chat = ops[("post", "/v1/chat/completions")]["responses"]["200"]["content"]["text/event-stream"]["schema"]
     assert chat["properties"]["event"] == {"type": "string", "const": "message"}
 

@@ -90,11 +90,16 @@ def test_streamed_completion(ai: OpenAI) -> None:
     verity = extra(final, "verity")
     assert verity["status"] == "answered"
     pieces = [c.choices[0].delta.content or "" for c in body[1:]]
-    # one chunk per verified sentence, then the sources
-    assert len(pieces) == len(verity["claims"]) + 1
-    for piece, claim in zip(pieces, verity["claims"], strict=False):
+    # the short answer in bold, one chunk per verified sentence, then the sources
+    assert verity["short_answer"] and pieces[0] == f"**{verity['short_answer']['text']}** — "
+    assert len(pieces) == 1 + len(verity["claims"]) + 1
+    for piece, claim in zip(pieces[1:], verity["claims"], strict=False):
         assert claim["text"] in piece
     content = "".join(pieces)
+    plain_content = ai.chat.completions.create(
+        model="verity", messages=[{"role": "user", "content": QUESTION}]
+    ).choices[0].message.content
+    assert content == plain_content  # streamed or not, the same reply
     assert "Bolton" in content and "Pompeo" in content
     assert "\n\nSources:\n[1] " in content and pieces[-1].startswith("\n\nSources:\n")
     plain = ai.chat.completions.create(model="verity", messages=[{"role": "user", "content": QUESTION}])

@@ -49,10 +49,11 @@ def stream(base_url: str, question: str, **extra: Any) -> Events:
 
 def test_sentences_are_the_claims_and_done_is_the_non_stream_answer(base_url: str) -> None:
     events = stream(base_url, QUESTION)
-    *sentences, (last, done) = events
+    (first, short), *sentences, (last, done) = events
     assert last == "done"
+    assert done["status"] == "answered" and done["short_answer"] is not None
+    assert first == "short_answer" and short == done["short_answer"]  # first: adapters lead with it
     assert sentences and all(name == "sentence" for name, _ in sentences)
-    assert done["status"] == "answered"
     assert [data["index"] for _, data in sentences] == list(range(len(sentences)))
     assert [data["text"] for _, data in sentences] == [claim["text"] for claim in done["claims"]]
     assert [data["citations"] for _, data in sentences] == [claim["citations"] for claim in done["claims"]]

@@ -57,6 +57,7 @@ new MutationObserver(() => {
   if (!pending) return;
   window.__streamLog.push({
     sentences: pending.querySelectorAll(".sentence").length,
+    short: (pending.querySelector(".short-answer strong") || {}).textContent || null,
     working: Boolean(pending.querySelector(".working")),
     stopVisible: !document.getElementById("stop").hidden,
     busy: pending.getAttribute("aria-busy"),
@@ -255,6 +256,9 @@ def test_answer_streams_in_sentence_by_sentence(page: Page) -> None:
     streamed = [entry["sentences"] for entry in log if entry["sentences"]]
     assert streamed, f"no sentence was shown before the answer was complete: {log}"
     assert streamed == sorted(streamed) and streamed[-1] == len(body["claims"])
+    # the short answer was shown, in bold, before the first sentence
+    first = next(entry for entry in log if entry["sentences"])
+    assert body["short_answer"] and first["short"] == body["short_answer"]["text"]
     assert all(e["working"] and e["stopVisible"] and e["busy"] == "true" for e in log)
     # streamed sentences were announced to screen readers
     expect(page.locator("#announcer[aria-live=polite]")).to_contain_text(body["claims"][0]["text"])

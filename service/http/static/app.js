@@ -132,9 +132,10 @@ function getDocument(id) {
   return state.docCache.get(id);
 }
 
-/* POST /v1/ask with stream: true. Calls onSentence for each streamed sentence; resolves to the full
- * AskResponse. Falls back to the JSON body when the response is not an event stream. */
-async function askQuestion(question, history, signal, onSentence) {
+/* POST /v1/ask with stream: true. Calls onShort with the short answer (streamed first, when there is one)
+ * and onSentence for each streamed sentence; resolves to the full AskResponse. Falls back to the JSON body
+ * when the response is not an event stream. */
+async function askQuestion(question, history, signal, onSentence, onShort) {
   let response;
   try {
     response = await fetch("/v1/ask", {
@@ -149,10 +150,10 @@ async function askQuestion(question, history, signal, onSentence) {
   if (!response.ok) throw await readError(response);
   const type = response.headers.get("content-type") || "";
   if (!type.includes("text/event-stream") || !response.body) return response.json();
-  return readEvents(response.body, onSentence);
+  return readEvents(response.body, onSentence, onShort);
 }
 
-async function readEvents(body, onSentence) {
+async function readEvents(body, onSentence, onShort) {
   const reader = body.pipeThrough(new TextDecoderStream()).getReader();
   let buffer = "";
   for (;;) {
@@ -164,6 +165,7 @@ async function readEvents(body, onSentence) {
       const event = parseEvent(buffer.slice(0, match.index));
       buffer = buffer.slice(match.index + match[0].length);
       if (!event) continue;
+      if (event.name === "short_answer" && onShort) onShort(event.data);
       if (event.name === "sentence") onSentence(event.data);
       if (event.name === "done") {
         reader.cancel().catch(() => {});
@@ -225,10 +227,16 @@ async function ask(question) {
 
   let turn;
   try {
-    const response = await askQuestion(question, history, controller.signal, (sentence) => {
-      busy.sentences.push(sentence);
-      appendSentence(pending, sentence);
-    });
+    const response = await askQuestion(
+      question,
+      history,
+      controller.signal,
+      (sentence) => {
+        busy.sentences.push(sentence);
+        appendSentence(pending, sentence);
+      },
+      (short) => showShortAnswer(pending, short),
+    );
     turn = { role: "assistant", response };
     announceResult(response, busy.sentences.length > 0);
   } catch (error) {
@@ -333,6 +341,13 @@ function renderPending() {
     ),
     el("p", { class: "answer-text" }),
   );
+}
+
+function showShortAnswer(pending, short) {
+  const marker = el("span", { class: "cite inert" }, `[${short.citation}]`);
+  const shown = el("p", { class: "short-answer" }, el("strong", {}, short.text), " ", marker);
+  pending.querySelector(".answer-text").before(shown);
+  announce(short.text);
 }
 
 function appendSentence(pending, sentence) {
