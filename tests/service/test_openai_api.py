@@ -96,9 +96,11 @@ def test_streamed_completion(ai: OpenAI) -> None:
     for piece, claim in zip(pieces[1:], verity["claims"], strict=False):
         assert claim["text"] in piece
     content = "".join(pieces)
-    plain_content = ai.chat.completions.create(
-        model="verity", messages=[{"role": "user", "content": QUESTION}]
-    ).choices[0].message.content
+    plain_content = (
+        ai.chat.completions.create(model="verity", messages=[{"role": "user", "content": QUESTION}])
+        .choices[0]
+        .message.content
+    )
     assert content == plain_content  # streamed or not, the same reply
     assert "Bolton" in content and "Pompeo" in content
     assert "\n\nSources:\n[1] " in content and pieces[-1].startswith("\n\nSources:\n")
