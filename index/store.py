@@ -194,11 +194,15 @@ class ChromaStore:
         self.passages: Collection = client.get_or_create_collection(
             name, configuration={"hnsw": {"space": "cosine"}}
         )
-        self.sentences: Collection = client.get_or_create_collection(
-            f"{name}_sentences", metadata=_SENTENCE_LAYOUT, configuration={"hnsw": {"space": "l2"}}
-        )
+        self.sentences: Collection = self._open_sentences()
         self.documents: Collection = client.get_or_create_collection(
             f"{name}_documents", configuration={"hnsw": {"space": "cosine"}}
+        )
+
+    def _open_sentences(self) -> Collection:
+        """The sentence collection, created in this version's layout when there is none."""
+        return self.client.get_or_create_collection(
+            f"{self.name}_sentences", metadata=_SENTENCE_LAYOUT, configuration={"hnsw": {"space": "l2"}}
         )
 
     # -- reads ---------------------------------------------------------------------------------------
@@ -356,9 +360,7 @@ class ChromaStore:
         if not self._current_sentence_layout():  # written by an older version: its records go with it
             with contextlib.suppress(Exception):  # another writer replaced it first
                 self.client.delete_collection(self.sentences.name)
-            self.sentences = self.client.get_or_create_collection(
-                self.sentences.name, metadata=_SENTENCE_LAYOUT, configuration={"hnsw": {"space": "l2"}}
-            )
+            self.sentences = self._open_sentences()
         for i in range(0, len(rows), _PAGE):
             chunk = rows[i : i + _PAGE]
             self.sentences.upsert(
