@@ -69,6 +69,7 @@ class Question:
     entities: tuple[str, ...]  # entity strings named in the question
     focus: str | None  # stem of the noun naming the kind of answer ("what measure", "the name of the base")
     focus_word: str | None  # that noun as written, lower-cased ("measure", "base")
+    focus_phrase: str | None  # with the words before it that narrow it ("us state", "pharmacy chain")
     parse: Any = field(compare=False, repr=False)
 
 
@@ -112,23 +113,39 @@ def analyse(text: str, parser: Parser) -> Question:
             nouns.append(s)
     entities = tuple(e.text for e in doc.ents)
     kind = answer_type_of(text)
-    focus_word = _focus(doc, kind)
+    token = _focus(doc, kind)
+    focus_word = str(token.text.lower()) if token is not None else None
     focus = stem(focus_word) if focus_word else None
-    return Question(text, kind, tuple(terms), tuple(verbs), tuple(nouns), entities, focus, focus_word, doc)
+    phrase = _narrowed(doc, token) if token is not None else None
+    return Question(
+        text, kind, tuple(terms), tuple(verbs), tuple(nouns), entities, focus, focus_word, phrase, doc
+    )
 
 
-def _focus(doc: Any, kind: AnswerType) -> str | None:
-    """The noun the answer must name, lower-cased: "the name of the base" -> base; "what measure" ->
-    measure."""
+def _narrowed(doc: Any, token: Any) -> str:
+    """The focus noun with the modifiers right before it: "which US state" -> "us state", "which
+    Pacific nation" -> "pacific nation" (what a span is compared with: Vanuatu, not its capital)."""
+    first = token.i
+    while (
+        first > 0
+        and doc[first - 1].pos_ in ("NOUN", "PROPN", "ADJ", "ADV")
+        and doc[first - 1].tag_ not in ("WDT", "WP", "WRB")
+    ):
+        first -= 1
+    return " ".join(t.text.lower() for t in doc[first : token.i + 1])
+
+
+def _focus(doc: Any, kind: AnswerType) -> Any | None:
+    """The noun the answer must name: "the name of the base" -> base; "what measure" -> measure."""
     for token in doc:
         if kind is AnswerType.NAME and token.text.lower() == "name":
             for child in token.children:
                 if child.dep_ == "prep" and child.text.lower() == "of":
                     target = next((g for g in child.children if g.dep_ == "pobj"), None)
                     if target is not None:
-                        return str(target.text.lower())
+                        return target
         if token.pos_ == "NOUN" and any(c.tag_ == "WDT" for c in token.children):
-            return str(token.text.lower())
+            return token
     # the parse missed it ("which fast-food chain is", "what animal that was"): the last noun of the
     # words that follow "which" / "what" up to the first that cannot be part of their noun phrase
     wh = next((t for t in doc if t.lower_ in ("which", "what") and t.tag_ in ("WDT", "WP")), None)
@@ -138,4 +155,4 @@ def _focus(doc: Any, kind: AnswerType) -> str | None:
             last = token
         elif not (token.pos_ in ("PROPN", "ADJ", "NUM") or token.text == "-"):
             break
-    return str(last.text.lower()) if last is not None else None
+    return last

@@ -56,10 +56,11 @@ SENTENCE_FEATURES = [
     "dense", "coverage", "own_coverage", "noun_coverage", "typed", "label_fit", "answer_entities",
     "dense_gap", "coverage_gap", "rank", "length", "has_verb", "furniture", "dependent", "position",
     "year_match", "other_year", "other_edition", "newer_gap", "recent_age", "dense_x_coverage",
+    "votes", "near_fit",
 ]  # fmt: skip
 SPAN_FEATURES = [
     "label_fit", "is_entity", "proper", "tokens", "distance", "asked", "repeated", "subject", "object",
-    "position", "sentence_score", "modifier", "focus_sim", "dateline",
+    "position", "sentence_score", "modifier", "focus_sim", "dateline", "focus_gap", "fit_gap",
 ]  # fmt: skip
 NO_ENTITY = "CHUNK"  # the label of a noun chunk that is not an entity
 # cosine of the bundled model between two focus nouns for one to stand for the other ("nation" and
@@ -222,11 +223,14 @@ class Reader:
             for c in candidates
         }
         newest = min((a for a in ages.values() if a is not None), default=None)
+        docs = [self.parser.sentence(c.sentence.text) for c in candidates]
+        found = [[e for e in doc.ents if not _asked(e.text, question)] for doc in docs]
+        votes = _votes(candidates, found, self.model, key)
+        terms = set(question.terms)
         rows = []
-        for c in candidates:
-            doc = self.parser.sentence(c.sentence.text)
-            ents = [e for e in doc.ents if not _asked(e.text, question)]
+        for c, doc, ents, vote in zip(candidates, docs, found, votes, strict=True):
             fit = max((self.model.label_fit(key, e.label_) for e in ents), default=0.0)
+            near = _near_fit(doc, ents, terms, self.model, key)
             present = stem_set(f"{c.context} {c.sentence.text}")
             noun_cov = len(nouns & present) / len(nouns) if nouns else 1.0
             published = corpus.published.get(c.passage.document_id)
@@ -244,6 +248,7 @@ class Reader:
                 float(bool(_DEPENDENT_OPENER.match(c.sentence.text))),
                 math.log1p(c.passage.position), float(tfit.year_match), float(tfit.other_year),
                 float(tfit.other_edition), gap, (age or 0.0) * float(scope.recent), c.dense * c.coverage,
+                vote, near,
             ])  # fmt: skip
         return np.asarray(rows, dtype=np.float64)
 
@@ -296,7 +301,7 @@ class Reader:
         key = self.key(question)
         terms = set(question.terms)
         anchors = [t.idx for t in doc if stem(t.text.lower()) in terms]
-        target = question.focus_word or _TYPE_WORDS.get(question.answer_type)
+        target = question.focus_phrase or _TYPE_WORDS.get(question.answer_type)
         sims = np.zeros(len(spans))
         if target and self.embedder is not None and spans:
             vectors = self.embedder.encode_cached([target, *(s.text for s in spans)])
@@ -316,7 +321,12 @@ class Reader:
                 float(bool(deps & {"dobj", "pobj", "attr"})), s.start / max(len(sentence), 1), score,
                 float(s.modifier), float(sim), float(dateline is not None and s.start < dateline.end()),
             ])  # fmt: skip
-        return np.asarray(rows, dtype=np.float64).reshape(len(spans), len(SPAN_FEATURES))
+        out = np.asarray(rows, dtype=np.float64).reshape(len(spans), len(SPAN_FEATURES) - 2)
+        # how far each span falls behind the sentence's best in meaning and in kind: the choice is
+        # among the spans of one sentence, so what counts is being the best of them
+        fits, near = out[:, SPAN_FEATURES.index("label_fit")], out[:, SPAN_FEATURES.index("focus_sim")]
+        gaps = np.stack([near.max(initial=0.0) - near, fits.max(initial=0.0) - fits], axis=1)
+        return np.hstack([out, gaps.reshape(len(spans), 2)])
 
     def short_answer(self, question: Question, sentence: str, others: list[str], score: float) -> Span | None:
         """The best span of the answering sentence, when the span model is confident enough."""
@@ -376,6 +386,39 @@ def _is_title(token: Any, entity: Any) -> bool:
         and entity.start <= token.head.i < entity.end
         and token.text[:1].isupper()
     )
+
+
+def _votes(candidates: list[Any], found: list[list[Any]], model: ReaderModel, key: str) -> list[float]:
+    """Per candidate: how many other documents among the candidates name one of its entities of the kind
+    asked for (log scale, weighted by that kind's fit). News repeats the answer across sources: the
+    team that won is named by every report of the game; a team merely mentioned, by one."""
+    texts = [(c.passage.document_id, c.sentence.text.lower()) for c in candidates]
+    seen: dict[str, int] = {}
+    out = []
+    for ents in found:
+        best = 0.0
+        for e in ents:
+            name = e.text.lower()
+            if len(name) < 3:
+                continue
+            if name not in seen:
+                seen[name] = len({doc for doc, text in texts if name in text})
+            best = max(best, model.label_fit(key, e.label_) * math.log1p(max(seen[name] - 1, 0)))
+        out.append(best)
+    return out
+
+
+def _near_fit(doc: Any, ents: list[Any], terms: set[str], model: ReaderModel, key: str) -> float:
+    """The best fit of an entity of the kind asked for, discounted by its distance in words from the
+    question's own words in the sentence: an answer stands next to what the question says about it."""
+    anchors = [t.i for t in doc if stem(t.text.lower()) in terms]
+    if not anchors:
+        return 0.0
+    best = 0.0
+    for e in ents:
+        gap = min(min(abs(a - e.start), abs(a - (e.end - 1))) for a in anchors)
+        best = max(best, model.label_fit(key, e.label_) / (1.0 + gap / 4))
+    return best
 
 
 def _log_age(as_of: date, published: date | None) -> float | None:

@@ -168,3 +168,29 @@ def test_a_possessive_marker_is_in_no_span(verity: Verity) -> None:
     brand = analyse("Which fast-food chain will raise the price of the Big Mac?", verity.parser)
     named = "McDonald's said it would raise the price of the Big Mac."
     assert "McDonald's" in {s.text for s in verity.reader.spans(brand, named)}  # a name, not a possessive
+
+
+def test_the_focus_phrase_keeps_the_words_that_narrow_the_focus_noun(verity: Verity) -> None:
+    q = analyse("Which Pacific nation was struck by a magnitude 7.3 earthquake?", verity.parser)
+    assert q.focus_word == "nation" and q.focus_phrase == "pacific nation"
+    q = analyse("Who won the race?", verity.parser)
+    assert q.focus_phrase is None
+
+
+def test_an_answer_named_by_several_sources_gets_their_votes(verity: Verity) -> None:
+    from service.answering.reader import _votes
+
+    class C:  # the two attributes `_votes` reads of a candidate
+        def __init__(self, doc: str, text: str) -> None:
+            self.passage = type("P", (), {"document_id": doc})()
+            self.sentence = type("S", (), {"text": text})()
+
+    texts = [
+        ("a", "The Kansas City Chiefs beat the Philadelphia Eagles."),
+        ("b", "The Kansas City Chiefs won again."),
+        ("c", "Fans of the Kansas City Chiefs celebrated."),
+    ]
+    candidates = [C(d, t) for d, t in texts]
+    found = [list(verity.parser.sentence(t).ents) for _, t in texts]
+    votes = _votes(candidates, found, verity.reader.model, "any")
+    assert votes[0] > 0 and votes[0] >= votes[1] >= 0
