@@ -62,6 +62,7 @@ SPAN_FEATURES = [
     "label_fit", "is_entity", "proper", "tokens", "distance", "asked", "repeated", "subject", "object",
     "position", "sentence_score", "modifier", "focus_sim", "dateline", "focus_gap", "fit_gap",
 ]  # fmt: skip
+_GAPS = ("focus_gap", "fit_gap")  # the span features computed from the others, last in the row
 NO_ENTITY = "CHUNK"  # the label of a noun chunk that is not an entity
 # cosine of the bundled model between two focus nouns for one to stand for the other ("nation" and
 # "country" 0.77, "musician" and "singer" 0.69; "food" and "animal" 0.50 fall below)
@@ -321,12 +322,12 @@ class Reader:
                 float(bool(deps & {"dobj", "pobj", "attr"})), s.start / max(len(sentence), 1), score,
                 float(s.modifier), float(sim), float(dateline is not None and s.start < dateline.end()),
             ])  # fmt: skip
-        out = np.asarray(rows, dtype=np.float64).reshape(len(spans), len(SPAN_FEATURES) - 2)
+        out = np.asarray(rows, dtype=np.float64).reshape(len(spans), len(SPAN_FEATURES) - len(_GAPS))
         # how far each span falls behind the sentence's best in meaning and in kind: the choice is
         # among the spans of one sentence, so what counts is being the best of them
         fits, near = out[:, SPAN_FEATURES.index("label_fit")], out[:, SPAN_FEATURES.index("focus_sim")]
         gaps = np.stack([near.max(initial=0.0) - near, fits.max(initial=0.0) - fits], axis=1)
-        return np.hstack([out, gaps.reshape(len(spans), 2)])
+        return np.hstack([out, gaps.reshape(len(spans), len(_GAPS))])
 
     def short_answer(self, question: Question, sentence: str, others: list[str], score: float) -> Span | None:
         """The best span of the answering sentence, when the span model is confident enough."""

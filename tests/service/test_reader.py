@@ -178,19 +178,21 @@ def test_the_focus_phrase_keeps_the_words_that_narrow_the_focus_noun(verity: Ver
 
 
 def test_an_answer_named_by_several_sources_gets_their_votes(verity: Verity) -> None:
+    from index.documents import Passage, Sentence
+    from service.answering.read import Candidate
     from service.answering.reader import _votes
 
-    class C:  # the two attributes `_votes` reads of a candidate
-        def __init__(self, doc: str, text: str) -> None:
-            self.passage = type("P", (), {"document_id": doc})()
-            self.sentence = type("S", (), {"text": text})()
+    def candidate(doc: str, text: str) -> Candidate:
+        sentence = Sentence(text, 0, len(text))
+        passage = Passage(doc, doc, 0, [sentence], text)
+        return Candidate(f"{doc}:0", passage, sentence, 0, None)
 
     texts = [
         ("a", "The Kansas City Chiefs beat the Philadelphia Eagles."),
         ("b", "The Kansas City Chiefs won again."),
         ("c", "Fans of the Kansas City Chiefs celebrated."),
     ]
-    candidates = [C(d, t) for d, t in texts]
+    candidates = [candidate(d, t) for d, t in texts]
     found = [list(verity.parser.sentence(t).ents) for _, t in texts]
     votes = _votes(candidates, found, verity.reader.model, "any")
     assert votes[0] > 0 and votes[0] >= votes[1] >= 0
