@@ -79,7 +79,7 @@ class Verity:
         self.outdated = 0  # stored documents of an older index schema (`check_schema`)
         self.retriever = HybridRetriever(self.store, self.embedder, settings.retrieval)
         self.sentences = SentenceReader(self.embedder, self.parser, self.reader)
-        self.composer = ExtractiveComposer(self.parser, settings.answer, self.reader.model.threshold)
+        self.composer = ExtractiveComposer(self.parser, settings.answer, self.reader)
         self.verifier = Verifier(self.sentences, self.parser)
         self.responder = Responder(self.reader)
         self.llm: LLMAnswerer | None = None

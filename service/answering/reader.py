@@ -260,6 +260,17 @@ class Reader:
         for c, p, row in zip(candidates, self.model.sentence.predict(rows), rows, strict=True):
             c.score = float(p) * (0.25 if row[other_edition] else 1.0)
 
+    def answer_names(self, question: Question, sentence: str, fit: float) -> set[str]:
+        """The names a sentence gives of the kind asked for (label fit at least `fit`), lower-cased,
+        leaving out those the question itself names."""
+        key = self.key(question)
+        ents = [e for e in self.parser.sentence(sentence).ents if len(e.text) >= 3]
+        return {
+            e.text.lower()
+            for e in ents
+            if not _asked(e.text, question) and self.model.label_fit(key, e.label_) >= fit
+        }
+
     # -- spans ---------------------------------------------------------------------------------------
     def spans(self, question: Question, sentence: str) -> list[Span]:
         """The answer candidates of a sentence: its entities and the noun chunks that are not one."""
