@@ -136,7 +136,8 @@ class ExtractiveComposer:
         keyed = {c.key: c for c in order}
         sides = [keyed[c.key] for c in disagreements if c.key != top.key and c.key in keyed]
         if sides:  # the other sides of a disagreement follow the best sentence, before anything else
-            order = [c for c in order if all(c.key != d.key for d in sides)]
+            moved = {c.key for c in sides}
+            order = [c for c in order if c.key not in moved]
             at = next(i for i, c in enumerate(order) if c.key == top.key) + 1
             order[at:at] = sides
         return Composition(order, None, top, candidates, disagreements, related)
@@ -189,11 +190,11 @@ class ExtractiveComposer:
     def _other_answer(
         self, question: Question, top: Candidate, eligible: list[Candidate]
     ) -> Candidate | None:
-        """Another source's different answer to a question that asks for a name: the best sentence of
-        another document, among those the reader scores at least `_OTHER_SHARE` of the best one, that
-        names something of the kind asked for that the best one does not ("the Chiefs" where the best says
-        "the Eagles"). News sources often differ, and the reader's best is wrong often enough that the
-        runner-up from another source, labelled with its source, is worth its place."""
+        """Another source's different answer (any question but one asking for a description): the best
+        sentence of another document, among those the reader scores at least `_OTHER_SHARE` of the best
+        one, that names something of the kind asked for that the best one does not ("the Chiefs" where the
+        best says "the Eagles"). News sources often differ, and the reader's best is wrong often enough
+        that the runner-up from another source, labelled with its source, is worth its place."""
         twins = {d.key for d in top.corroborating}
         said = top.sentence.text.lower()
         for c in eligible:
