@@ -34,7 +34,7 @@ from service.answering.llm import LLMAnswerer, LLMUnavailable
 from service.answering.question import Question
 from service.answering.read import SentenceReader
 from service.answering.reader import Reader, ReaderModel
-from service.answering.respond import Responder
+from service.answering.respond import Responder, shown_sentences
 from service.answering.retrieve import Hit, HybridRetriever
 from service.answering.text import Parser, QueryTimeWork
 from service.answering.understand import Understanding, understand
@@ -187,14 +187,16 @@ class Verity:
         """The answer as events: its short answer (when it has one), each verified sentence as it is
         ready, then the full response.
 
-        Only sentences that passed verification are ever yielded; a refusal yields only `done`.
+        Only sentences that passed verification are ever yielded, each as the answer shows it (a side of a
+        disagreement with its source), so the streamed sentences read as the `answer`; a refusal yields
+        only `done`.
         """
         response = self.ask(question, history, as_of)
         if response.status == "answered":
             if response.short_answer is not None:  # adapters lead with it ("**Eagles** — ...")
                 yield StreamEvent("short_answer", response.short_answer.model_dump())
-            for i, claim in enumerate(response.claims):
-                yield StreamEvent("sentence", {"index": i, "text": claim.text, "citations": claim.citations})
+            for i, (claim, text) in enumerate(zip(response.claims, shown_sentences(response), strict=True)):
+                yield StreamEvent("sentence", {"index": i, "text": text, "citations": claim.citations})
         yield StreamEvent("done", response.model_dump())
 
     def _check_text(self, text: str, what: str) -> str:

@@ -9,6 +9,7 @@ refusal a message that names the closest sentences rejected and why.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from index.documents import Passage, Sentence
@@ -235,3 +236,17 @@ class Responder:
         if rejected:
             message += " The closest it found: " + "; ".join(rejected) + "."
         return message
+
+
+_MARKERS = re.compile(r"(?:\s*\[\d+\])+\s*")
+
+
+def shown_sentences(response: AskResponse) -> list[str]:
+    """The answer's sentences as it shows them, one per claim: the answer is each claim's text as shown
+    (a side of a disagreement "According to “Title” (date): ...", the first after the notice that the
+    sources disagree) followed by its markers, so it splits at the markers. A claim's own text stands in
+    should a sentence carry marker-like text of its own ("[1]") and the split not line up."""
+    parts = [p.strip() for p in _MARKERS.split(response.answer) if p.strip()]
+    if len(parts) != len(response.claims):
+        return [c.text for c in response.claims]
+    return parts

@@ -216,10 +216,7 @@ def _sentence(data: dict[str, Any]) -> str:
 
 def _tail(response: AskResponse, streamed: bool) -> str:
     """What follows the streamed sentences: the sources (and a refusal's message, which has no sentences)."""
-    if not streamed:
-        return response.answer + sources(response)
-    note = "\n\nThe sources disagree on this (see `verity.conflicts`)." if response.conflicts else ""
-    return note + sources(response)
+    return sources(response) if streamed else response.answer + sources(response)
 
 
 def _turn_text(message: ChatMessage) -> str:

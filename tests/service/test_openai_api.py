@@ -16,6 +16,7 @@ from service.answering.pipeline import StreamEvent, Verity
 from service.schemas import AskResponse, Turn
 
 QUESTION = "Who urged Trump to kill Soleimani after Iran shot down a U.S. drone?"
+DISPUTED = "On what date did the deadliest attack kill a U.S. contractor?"  # the seeds disagree: 22 or 27
 
 
 @pytest.fixture(scope="module")
@@ -215,3 +216,13 @@ def test_bad_request_through_the_client(ai: OpenAI) -> None:
         ai.chat.completions.create(
             model="verity", messages=[{"role": "user", "content": "x" * 2001}], stream=True
         )
+
+
+def test_a_disagreement_reads_the_same_streamed_or_not(ai: OpenAI) -> None:
+    message = [{"role": "user", "content": DISPUTED}]
+    plain = ai.chat.completions.create(model="verity", messages=message)  # type: ignore[arg-type]
+    assert extra(plain, "verity")["conflicts"], plain
+    content = plain.choices[0].message.content or ""
+    assert content.split("\n\nSources:\n")[0].count("According to “") >= 2  # each side with its source
+    chunks = ai.chat.completions.create(model="verity", messages=message, stream=True)  # type: ignore[arg-type]
+    assert "".join(c.choices[0].delta.content or "" for c in chunks if c.choices) == content

@@ -47,7 +47,7 @@ def stream(base_url: str, question: str, **extra: Any) -> Events:
         return parse(response.read().decode())
 
 
-def test_sentences_are_the_claims_and_done_is_the_non_stream_answer(base_url: str) -> None:
+def test_sentences_are_the_answers_and_done_is_the_non_stream_answer(base_url: str) -> None:
     events = stream(base_url, QUESTION)
     (first, short), *sentences, (last, done) = events
     assert last == "done"
@@ -55,9 +55,13 @@ def test_sentences_are_the_claims_and_done_is_the_non_stream_answer(base_url: st
     assert first == "short_answer" and short == done["short_answer"]  # first: adapters lead with it
     assert sentences and all(name == "sentence" for name, _ in sentences)
     assert [data["index"] for _, data in sentences] == list(range(len(sentences)))
-    assert [data["text"] for _, data in sentences] == [claim["text"] for claim in done["claims"]]
-    assert [data["citations"] for _, data in sentences] == [claim["citations"] for claim in done["claims"]]
-    assert "".join(d["text"] for _, d in sentences) == "".join(c["text"] for c in done["claims"])
+    assert len(sentences) == len(done["claims"])
+    for (_, data), claim in zip(sentences, done["claims"], strict=True):
+        assert claim["text"] in data["text"] and data["citations"] == claim["citations"]
+    # each sentence as the answer shows it (a disagreement's side with its source): together, the answer
+    markers = ["".join(f"[{n}]" for n in d["citations"]) for _, d in sentences]
+    shown = [f"{d['text']} {m}" for (_, d), m in zip(sentences, markers, strict=True)]
+    assert " ".join(shown) == done["answer"]
     plain = httpx.post(f"{base_url}/v1/ask", json={"question": QUESTION}, timeout=120)
     assert plain.status_code == 200 and plain.headers["content-type"] == "application/json"
     assert done == plain.json()
