@@ -82,9 +82,11 @@ def reader_section() -> list[str]:
     lines = ["", "## The learned reader", "",
              f"`models/reader.json` (`make train`, {card.get('seconds')} s): "
              f"refusal threshold {model.threshold}, short-answer threshold {model.span_threshold}; "
-             f"{card.get('questions')} training questions of `../shared/news/train`; held out for these "
-             f"figures: the months {', '.join(card.get('held_out_months', []))}. Card: `models/README.md`.",
-             "", "| figure | held-out months | fitted months |", "|---|---|---|"]  # fmt: skip
+             f"{card.get('questions')} training questions of `../shared/news/train`, cross-validated over "
+             f"{card.get('folds')} folds of months (every question held out once); the sentence model is "
+             f"{card.get('kinds', {}).get('sentence')}, the span model {card.get('kinds', {}).get('span')}. "
+             "Card: `models/README.md`.",
+             "", "| figure | held out (cross-validated) | fitted on all |", "|---|---|---|"]  # fmt: skip
     for key, value in card.get("figures", {}).get("held_out", {}).items():
         lines.append(f"| {key} | {value} | {card['figures']['fitted_on'][key]} |")
     return lines

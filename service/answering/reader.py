@@ -1,7 +1,7 @@
 """The learned reader: does this sentence answer this question, and which span of it is the answer?
 
 Rules tuned on four seed articles did not carry over to real news (an on-topic sentence that names a
-team passes "which team won?" whether or not it names the winner). So the reader is two logistic models
+team passes "which team won?" whether or not it names the winner). So the reader is two fitted models
 over signals we can compute and explain, fitted on `../shared/news/train` by `scripts/train_reader.py`
 (`make train`; data, command and figures in `models/README.md`):
 
@@ -11,7 +11,8 @@ over signals we can compute and explain, fitted on `../shared/news/train` by `sc
   answers: "which team" → ORG, "which state" → GPE), its time fit (`timescope.py`: another year or
   edition; how much older its article is than the newest candidate's; the article's age against
   `as_of` only when the question asks about recent events — an archive's old articles are not worse
-  answers to a question that names no time), and its standing among the other candidates;
+  answers to a question that names no time), its standing among the other candidates, and its
+  article's (how much of the question its title and its retrieved sentences cover, its best similarity);
 * span model — P(this entity or noun chunk of the answering sentence is the answer) from its label's
   fit to what is asked, its distance from the question's words in the sentence, its grammatical role,
   whether the question already names it, how many other top candidates repeat it, how close it is in
@@ -21,9 +22,9 @@ over signals we can compute and explain, fitted on `../shared/news/train` by `sc
 
 A question is refused when no sentence reaches the refusal threshold fitted on the same data.
 
-Why logistic regression in numpy rather than a library model: a dozen features, tens of thousands of
-rows, a JSON artifact of a few kilobytes that a reviewer can read, identical arithmetic at training and
-serving, and no new dependency.
+Each model is logistic regression or gradient-boosted trees (`fitted.py`), whichever `make train` finds
+better on its held-out months; both are plain JSON evaluated in numpy, the same arithmetic at training
+and at serving.
 """
 
 from __future__ import annotations
@@ -39,6 +40,8 @@ from typing import Any
 import numpy as np
 
 from index.embed import Embedder
+from service.answering import fitted
+from service.answering.fitted import Fitted
 from service.answering.question import AnswerType, Question
 from service.answering.retrieve import Corpus
 from service.answering.text import Parser, stem, stem_set, stems
@@ -56,11 +59,12 @@ SENTENCE_FEATURES = [
     "dense", "coverage", "own_coverage", "noun_coverage", "typed", "label_fit", "answer_entities",
     "dense_gap", "coverage_gap", "rank", "length", "has_verb", "furniture", "dependent", "position",
     "year_match", "other_year", "other_edition", "newer_gap", "recent_age", "dense_x_coverage",
-    "votes", "near_fit",
+    "votes", "near_fit", "title_coverage", "doc_dense", "doc_coverage",
 ]  # fmt: skip
 SPAN_FEATURES = [
     "label_fit", "is_entity", "proper", "tokens", "distance", "asked", "repeated", "subject", "object",
-    "position", "sentence_score", "modifier", "focus_sim", "dateline", "focus_gap", "fit_gap",
+    "position", "sentence_score", "modifier", "focus_sim", "dateline", "near_terms", "before_match",
+    "after_match", "focus_gap", "fit_gap",
 ]  # fmt: skip
 _GAPS = ("focus_gap", "fit_gap")  # the span features computed from the others, last in the row
 NO_ENTITY = "CHUNK"  # the label of a noun chunk that is not an entity
@@ -89,47 +93,9 @@ class Span:
 
 
 @dataclass
-class Model:
-    """A fitted logistic model: standardisation and weights per named feature."""
-
-    features: list[str]
-    mean: list[float]
-    scale: list[float]
-    weights: list[float]
-    bias: float
-
-    def predict(self, rows: np.ndarray) -> np.ndarray:
-        if len(rows) == 0:
-            return np.zeros(0)
-        z = (rows - np.asarray(self.mean)) / np.asarray(self.scale)
-        out: np.ndarray = 1.0 / (1.0 + np.exp(-(z @ np.asarray(self.weights) + self.bias)))
-        return out
-
-    @staticmethod
-    def fit(features: list[str], rows: np.ndarray, labels: np.ndarray, l2: float = 1.0) -> Model:
-        """L2-regularised logistic regression by Newton's method (deterministic, no randomness)."""
-        mean = rows.mean(axis=0)
-        scale = rows.std(axis=0)
-        scale[scale < 1e-9] = 1.0
-        x = np.hstack([(rows - mean) / scale, np.ones((len(rows), 1))])
-        w = np.zeros(x.shape[1])
-        penalty = np.full(x.shape[1], l2)
-        penalty[-1] = 0.0
-        for _ in range(50):
-            p = 1.0 / (1.0 + np.exp(-(x @ w)))
-            grad = x.T @ (p - labels) + penalty * w
-            hess = (x * (p * (1 - p))[:, None]).T @ x + np.diag(penalty + 1e-9)
-            step = np.linalg.solve(hess, grad)
-            w -= step
-            if np.abs(step).max() < 1e-8:
-                break
-        return Model(features, mean.tolist(), scale.tolist(), w[:-1].tolist(), float(w[-1]))
-
-
-@dataclass
 class ReaderModel:
-    sentence: Model
-    span: Model
+    sentence: Fitted
+    span: Fitted
     labels: dict[str, dict[str, float]]  # answer key -> entity label -> P(label)
     threshold: float  # refuse when no sentence scores this high
     span_threshold: float  # no short answer below this
@@ -140,13 +106,14 @@ class ReaderModel:
     def load(path: Path) -> ReaderModel:
         data = json.loads(path.read_text())
         return ReaderModel(
-            Model(**data["sentence"]), Model(**data["span"]), data["labels"], float(data["threshold"]),
-            float(data["span_threshold"]), data.get("card", {}), data.get("focus_words", {}),
+            fitted.load(data["sentence"]), fitted.load(data["span"]), data["labels"],
+            float(data["threshold"]), float(data["span_threshold"]), data.get("card", {}),
+            data.get("focus_words", {}),
         )  # fmt: skip
 
     def dump(self, path: Path) -> None:
         data = {
-            "sentence": self.sentence.__dict__, "span": self.span.__dict__, "labels": self.labels,
+            "sentence": self.sentence.to_json(), "span": self.span.to_json(), "labels": self.labels,
             "threshold": self.threshold, "span_threshold": self.span_threshold, "card": self.card,
             "focus_words": self.focus_words,
         }  # fmt: skip
@@ -228,8 +195,21 @@ class Reader:
         found = [[e for e in doc.ents if not _asked(e.text, question)] for doc in docs]
         votes = _votes(candidates, found, self.model, key)
         terms = set(question.terms)
+        # the article's standing: how well its title and its retrieved sentences together cover the
+        # question, and its best similarity — an answer sits in an article about what is asked
+        doc_stems: dict[str, set[str]] = {}
+        doc_dense: dict[str, float] = {}
+        for c in candidates:
+            d = c.passage.document_id
+            doc_stems.setdefault(d, set()).update(stem_set(c.sentence.text))
+            doc_dense[d] = max(doc_dense.get(d, -1.0), c.dense)
+        doc_cov = {d: _coverage(question, frozenset(st), corpus) for d, st in doc_stems.items()}
+        title_cov: dict[str, float] = {}
         rows = []
         for c, doc, ents, vote in zip(candidates, docs, found, votes, strict=True):
+            d = c.passage.document_id
+            if d not in title_cov:
+                title_cov[d] = _coverage(question, stem_set(c.passage.title or ""), corpus)
             fit = max((self.model.label_fit(key, e.label_) for e in ents), default=0.0)
             near = _near_fit(doc, ents, terms, self.model, key)
             present = stem_set(f"{c.context} {c.sentence.text}")
@@ -249,7 +229,7 @@ class Reader:
                 float(bool(_DEPENDENT_OPENER.match(c.sentence.text))),
                 math.log1p(c.passage.position), float(tfit.year_match), float(tfit.other_year),
                 float(tfit.other_edition), gap, (age or 0.0) * float(scope.recent), c.dense * c.coverage,
-                vote, near,
+                vote, near, title_cov[d], doc_dense[d], doc_cov[d],
             ])  # fmt: skip
         return np.asarray(rows, dtype=np.float64)
 
@@ -319,9 +299,13 @@ class Reader:
             vectors = self.embedder.encode_cached([target, *(s.text for s in spans)])
             sims = vectors[1:] @ vectors[0]
         dateline = _DATELINE.match(sentence)
+        before, after = _around_wh(question)
+        keys = [stem(t.text.lower()) for t in doc]
         rows = []
         for s, sim in zip(spans, sims, strict=True):
             toks = [t for t in doc if s.start <= t.idx < s.end]
+            first, last = (toks[0].i, toks[-1].i) if toks else (0, -1)
+            left, right = set(keys[max(0, first - _WINDOW) : first]), set(keys[last + 1 : last + 1 + _WINDOW])
             distance = min((abs(a - s.start) for a in anchors), default=len(sentence)) / 40
             repeated = sum(1 for o in others if s.text.lower() in o.lower())
             deps = {t.dep_ for t in toks}
@@ -332,6 +316,7 @@ class Reader:
                 math.log1p(repeated), float(bool(deps & {"nsubj", "nsubjpass"})),
                 float(bool(deps & {"dobj", "pobj", "attr"})), s.start / max(len(sentence), 1), score,
                 float(s.modifier), float(sim), float(dateline is not None and s.start < dateline.end()),
+                len((left | right) & terms) / max(len(terms), 1), _share(before, left), _share(after, right),
             ])  # fmt: skip
         out = np.asarray(rows, dtype=np.float64).reshape(len(spans), len(SPAN_FEATURES) - len(_GAPS))
         # how far each span falls behind the sentence's best in meaning and in kind: the choice is
@@ -398,6 +383,34 @@ def _is_title(token: Any, entity: Any) -> bool:
         and entity.start <= token.head.i < entity.end
         and token.text[:1].isupper()
     )
+
+
+_WINDOW = 6  # tokens either side of a span read for the question's words
+_WH = {"who", "whom", "whose", "what", "which", "where", "when", "how"}
+
+
+def _around_wh(question: Question) -> tuple[set[str], set[str]]:
+    """The question's content words just before its wh-phrase and just after it ("travel to | which US
+    state | to learn how"): an answer stands where the sentence repeats them on the same sides
+    ("bound for Fort Sill in | Oklahoma | to learn how")."""
+    doc = question.parse
+    wh = next((t.i for t in doc if t.lower_ in _WH), None)
+    if wh is None:
+        return set(), set()
+    end = wh + 1
+    focus = set((question.focus_phrase or "").split())
+    while end < len(doc) and (doc[end].lower_ in focus or doc[end].pos_ in ("ADJ", "DET")):
+        end += 1  # past the words naming the kind asked for ("which US state")
+    terms = set(question.terms)
+
+    def content(tokens: Any) -> set[str]:
+        return {k for t in tokens if (k := stem(t.text.lower())) in terms}
+
+    return content(doc[max(0, wh - 4) : wh]), content(doc[end : end + 4])
+
+
+def _share(wanted: set[str], found: set[str]) -> float:
+    return len(wanted & found) / len(wanted) if wanted else 0.0
 
 
 def _votes(candidates: list[Any], found: list[list[Any]], model: ReaderModel, key: str) -> list[float]:

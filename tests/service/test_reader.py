@@ -3,14 +3,17 @@ and it reads real sentences (short answers are spans of their sentence)."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
 
 from index.documents import Document
+from service.answering import fitted
+from service.answering.fitted import Logistic, Trees
 from service.answering.pipeline import Verity
 from service.answering.question import analyse
-from service.answering.reader import SENTENCE_FEATURES, SPAN_FEATURES, Model, Reader, ReaderModel
+from service.answering.reader import SENTENCE_FEATURES, SPAN_FEATURES, Reader, ReaderModel
 from service.config import Settings
 
 MODEL = Path(__file__).resolve().parents[2] / "models" / "reader.json"
@@ -20,25 +23,51 @@ def test_fitting_is_deterministic_and_learns_the_signal() -> None:
     rng = np.random.default_rng(7)
     x = rng.normal(size=(400, 3))
     y = (x[:, 0] - 0.5 * x[:, 1] + 0.1 * rng.normal(size=400) > 0).astype(float)
-    a = Model.fit(["a", "b", "c"], x, y)
-    b = Model.fit(["a", "b", "c"], x, y)
+    a = Logistic.fit(["a", "b", "c"], x, y)
+    b = Logistic.fit(["a", "b", "c"], x, y)
     assert a.weights == b.weights and a.bias == b.bias
     assert a.weights[0] > 0 > a.weights[1] and abs(a.weights[2]) < abs(a.weights[1])
     probs = a.predict(x)
     assert ((probs > 0.5) == (y > 0.5)).mean() > 0.9 and probs.min() >= 0.0 and probs.max() <= 1.0
 
 
+def test_boosted_trees_are_deterministic_and_learn_what_a_line_cannot() -> None:
+    rng = np.random.default_rng(3)
+    x = rng.uniform(-1, 1, size=(2000, 2))
+    y = ((x[:, 0] > 0) == (x[:, 1] > 0)).astype(float)  # xor: no weights of a line separate it
+    trees = Trees.fit(["a", "b"], x, y, rounds=60, min_leaf=20)
+    assert trees == Trees.fit(["a", "b"], x, y, rounds=60, min_leaf=20)
+    assert ((trees.predict(x) > 0.5) == (y > 0.5)).mean() > 0.95
+    assert ((Logistic.fit(["a", "b"], x, y).predict(x) > 0.5) == (y > 0.5)).mean() < 0.7
+
+
+def test_every_kind_reads_back_from_its_json_and_predicts_the_same() -> None:
+    rng = np.random.default_rng(5)
+    x = rng.normal(size=(1500, 3))
+    y = (x[:, 0] * x[:, 1] + x[:, 2] > 0).astype(float)
+    for kind in ("logistic", "trees", "blend"):
+        model = fitted.fit(kind, ["a", "b", "c"], x, y)
+        again = fitted.load(json.loads(json.dumps(model.to_json())))
+        assert again == model and np.array_equal(again.predict(x), model.predict(x)), kind
+    blend = fitted.fit("blend", ["a", "b", "c"], x, y)
+    assert isinstance(blend, fitted.Blend)
+    both = (blend.logistic.predict(x) + blend.trees.predict(x)) / 2
+    assert np.allclose(blend.predict(x), both)
+
+
 def test_the_committed_model_matches_the_features_the_code_computes(tmp_path: Path) -> None:
     model = ReaderModel.load(MODEL)
-    assert model.sentence.features == SENTENCE_FEATURES and len(model.sentence.weights) == len(
-        SENTENCE_FEATURES
-    )
-    assert model.span.features == SPAN_FEATURES and len(model.span.weights) == len(SPAN_FEATURES)
+    assert model.sentence.features == SENTENCE_FEATURES and model.span.features == SPAN_FEATURES
+    for one, width in ((model.sentence, len(SENTENCE_FEATURES)), (model.span, len(SPAN_FEATURES))):
+        probs = one.predict(np.zeros((2, width)))  # a row of the code's width is what it reads
+        assert probs.shape == (2,) and 0.0 < probs[0] < 1.0
     assert 0.0 < model.threshold < 1.0 and model.labels["any"]
     assert "train" in model.card["data"] and "dev" not in model.card["data"].replace("never the dev", "")
     model.dump(tmp_path / "copy.json")
     again = ReaderModel.load(tmp_path / "copy.json")
-    assert again.sentence.weights == model.sentence.weights and again.threshold == model.threshold
+    assert (
+        again.sentence == model.sentence and again.span == model.span and again.threshold == model.threshold
+    )
 
 
 def test_the_short_answer_is_the_entity_asked_for(verity: Verity) -> None:
@@ -98,7 +127,7 @@ def test_the_short_answer_is_the_fullest_mention_of_the_name(verity: Verity) -> 
     sentence = "Fans of Taylor Swift were not surprised when Swift gave every truck driver a $100,000 bonus."
     # a span model that prefers short entities: it picks "Swift", the reader shows the fullest mention
     weights = [5.0 if f == "is_entity" else -5.0 if f == "tokens" else 0.0 for f in SPAN_FEATURES]
-    short = Model(SPAN_FEATURES, [0.0] * len(weights), [1.0] * len(weights), weights, 0.0)
+    short = Logistic(SPAN_FEATURES, [0.0] * len(weights), [1.0] * len(weights), weights, 0.0)
     committed = verity.reader.model
     reader = Reader(
         ReaderModel(committed.sentence, short, committed.labels, committed.threshold, 0.01), verity.parser
