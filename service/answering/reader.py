@@ -22,9 +22,9 @@ over signals we can compute and explain, fitted on `../shared/news/train` by `sc
 
 A question is refused when no sentence reaches the refusal threshold fitted on the same data.
 
-Each model is logistic regression or gradient-boosted trees (`fitted.py`), whichever `make train` finds
-better on its held-out months; both are plain JSON evaluated in numpy, the same arithmetic at training
-and at serving.
+Each model is logistic regression, gradient-boosted trees or their mean (`fitted.py`), whichever
+`make train`'s cross-validation over months favours; all are plain JSON evaluated in numpy, the same
+arithmetic at training and at serving.
 """
 
 from __future__ import annotations
@@ -46,6 +46,7 @@ from service.answering.question import AnswerType, Question
 from service.answering.retrieve import Corpus
 from service.answering.text import Parser, stem, stem_set, stems
 from service.answering.timescope import TimeScope, judge
+from service.errors import ConfigError
 
 _DEPENDENT_OPENER = re.compile(
     r"^[\"“]?(But|However|It|He|She|They|His|Her|Their|Its|This|That|These|Those)\b"
@@ -104,11 +105,19 @@ class ReaderModel:
 
     @staticmethod
     def load(path: Path) -> ReaderModel:
+        """The artifact at `path`; a clear error when it was fitted on other signals than this code
+        computes (an artifact of an older version), instead of a shape error at the first question."""
         data = json.loads(path.read_text())
+        sentence, span = fitted.load(data["sentence"]), fitted.load(data["span"])
+        for part, model, wanted in (("sentence", sentence, SENTENCE_FEATURES), ("span", span, SPAN_FEATURES)):
+            if model.features != wanted:
+                raise ConfigError(
+                    f"{path} was fitted on other {part} signals than this version computes: "
+                    "rerun `make train` (or point VERITY_READER_MODEL at a current artifact)"
+                )
         return ReaderModel(
-            fitted.load(data["sentence"]), fitted.load(data["span"]), data["labels"],
-            float(data["threshold"]), float(data["span_threshold"]), data.get("card", {}),
-            data.get("focus_words", {}),
+            sentence, span, data["labels"], float(data["threshold"]), float(data["span_threshold"]),
+            data.get("card", {}), data.get("focus_words", {}),
         )  # fmt: skip
 
     def dump(self, path: Path) -> None:

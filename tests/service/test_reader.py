@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from index.documents import Document
 from service.answering import fitted
@@ -15,6 +16,7 @@ from service.answering.pipeline import Verity
 from service.answering.question import analyse
 from service.answering.reader import SENTENCE_FEATURES, SPAN_FEATURES, Reader, ReaderModel
 from service.config import Settings
+from service.errors import ConfigError
 
 MODEL = Path(__file__).resolve().parents[2] / "models" / "reader.json"
 
@@ -68,6 +70,15 @@ def test_the_committed_model_matches_the_features_the_code_computes(tmp_path: Pa
     assert (
         again.sentence == model.sentence and again.span == model.span and again.threshold == model.threshold
     )
+
+
+def test_an_artifact_fitted_on_other_signals_is_refused_with_what_to_do(tmp_path: Path) -> None:
+    data = json.loads(MODEL.read_text())
+    data["span"]["features"] = data["span"]["features"][:-1]  # as an older version wrote it
+    older = tmp_path / "reader.json"
+    older.write_text(json.dumps(data))
+    with pytest.raises(ConfigError, match="make train"):
+        ReaderModel.load(older)
 
 
 def test_the_short_answer_is_the_entity_asked_for(verity: Verity) -> None:
