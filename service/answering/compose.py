@@ -20,6 +20,15 @@ from service.answering.text import Parser, stem_set
 from service.config import AnswerSettings
 
 
+def _names(name: str, said: str) -> bool:
+    """A lower-cased sentence names this (lower-cased) name, in full or by its last word, as news refers
+    to a person by surname and a team by its nickname ("Mike Pompeo" in "Bolton and Pompeo")."""
+    last = name.split()[-1] if name.split() else name
+    return name in said or (
+        len(last) >= 4 and re.search(rf"(?<!\w){re.escape(last)}(?!\w)", said) is not None
+    )
+
+
 def _norm(text: str) -> str:
     """A sentence's wording for spotting the same sentence in two documents."""
     return " ".join(re.findall(r"\w+", text.lower()))
@@ -202,7 +211,9 @@ class ExtractiveComposer:
                 continue
             if c.score < _OTHER_SHARE * top.score:
                 return None
-            if any(n not in said for n in self.reader.answer_names(question, c.sentence.text, _NAME_FIT)):
+            if any(
+                not _names(n, said) for n in self.reader.answer_names(question, c.sentence.text, _NAME_FIT)
+            ):
                 return c
         return None
 

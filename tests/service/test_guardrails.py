@@ -9,6 +9,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from service import evaluation
+from service.answering.compose import _names
 from service.answering.pipeline import Verity
 
 REPO = Path(__file__).resolve().parents[2]
@@ -130,3 +131,18 @@ def test_dev_set_meets_the_targets(verity: Verity) -> None:
     assert s["false_premise_corrected"] >= 0.80, s
     assert s["claim_accuracy"] >= 0.90, s
     assert s["conflicts_surfaced"] == 1.0, s
+
+
+@pytest.mark.parametrize(
+    ("name", "said", "names_it"),
+    [
+        ("mike pompeo", "previously bolton and pompeo had urged trump", True),  # by surname
+        ("kansas city chiefs", "the chiefs beat the eagles", True),  # by nickname
+        ("philadelphia eagles", "the chiefs won on sunday", False),
+        ("new york", "the new jersey governor said", False),
+        ("john bolton", "the boltons said", False),  # the last word as a whole word only
+    ],
+)
+def test_a_name_counts_as_said_in_full_or_by_its_last_word(name: str, said: str, names_it: bool) -> None:
+    # the different-answer rule shows another source only when it names what the best sentence does not
+    assert _names(name, said) is names_it
