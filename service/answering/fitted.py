@@ -12,8 +12,8 @@ Three kinds, chosen per model by `make train` by cross-validation over months:
 
 Why our own evaluation of the trees instead of a pickled scikit-learn estimator: a pickle ties the
 artifact to one scikit-learn version and runs code when loaded; the JSON arrays are a few hundred
-kilobytes that any version reads, and serving needs no scikit-learn at all. `scripts/train_reader.py`
-checks that this evaluation equals scikit-learn's own predictions before writing the artifact.
+kilobytes that any version reads, and serving needs no scikit-learn at all. `Trees.fit` checks that
+this evaluation equals scikit-learn's own predictions on the training rows before it returns.
 """
 
 from __future__ import annotations

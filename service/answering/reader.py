@@ -208,17 +208,17 @@ class Reader:
         # question, and its best similarity — an answer sits in an article about what is asked
         doc_stems: dict[str, set[str]] = {}
         doc_dense: dict[str, float] = {}
+        titles: dict[str, str] = {}
         for c in candidates:
             d = c.passage.document_id
             doc_stems.setdefault(d, set()).update(stem_set(c.sentence.text))
             doc_dense[d] = max(doc_dense.get(d, -1.0), c.dense)
+            titles[d] = c.passage.title or ""
         doc_cov = {d: _coverage(question, frozenset(st), corpus) for d, st in doc_stems.items()}
-        title_cov: dict[str, float] = {}
+        title_cov = {d: _coverage(question, stem_set(t), corpus) for d, t in titles.items()}
         rows = []
         for c, doc, ents, vote in zip(candidates, docs, found, votes, strict=True):
             d = c.passage.document_id
-            if d not in title_cov:
-                title_cov[d] = _coverage(question, stem_set(c.passage.title or ""), corpus)
             fit = max((self.model.label_fit(key, e.label_) for e in ents), default=0.0)
             near = _near_fit(doc, ents, terms, self.model, key)
             present = stem_set(f"{c.context} {c.sentence.text}")
