@@ -181,12 +181,7 @@ class SentenceReader:
                 c.vector = record.vector
 
     def coverage(self, question: Question, text: str, corpus: Corpus) -> float:
-        if not question.terms:
-            return 0.0
-        present = stem_set(text)
-        weights = {t: corpus.idf(t) * (0.5 if t in question.verbs else 1.0) for t in question.terms}
-        total = sum(weights.values()) or 1.0
-        return sum(w for t, w in weights.items() if t in present) / total
+        return corpus.coverage(question.terms, question.verbs, stem_set(text)) if question.terms else 0.0
 
     def typed(self, question: Question, text: str) -> bool:
         kind = question.answer_type
@@ -223,7 +218,7 @@ class SentenceReader:
                 continue
             if ent.label_ == "GPE" and ent.root.dep_ in {"compound", "amod", "nmod"}:
                 continue  # "a U.S. contractor": a nationality, not the contractor's name
-            near = [ent.root.head, *ent.root.children, *(t for t in doc if t.head in ent)]
+            near = [ent.root.head, *ent.root.children, *(t for t in doc if ent.start <= t.head.i < ent.end)]
             if question.focus and any(stem(t.text.lower()) == question.focus for t in near):
                 return True
             if _NAMING.search(doc[max(0, ent.start - 4) : ent.start].text):
@@ -258,13 +253,13 @@ class SentenceReader:
         self._mark_duplicates(candidates, vectors)
 
     def _mark_duplicates(self, candidates: list[Candidate], vectors: np.ndarray) -> None:
-        sims = vectors @ vectors.T
-        for i, a in enumerate(candidates):
-            for j in range(i + 1, len(candidates)):
-                b = candidates[j]
-                if a.passage.document_id != b.passage.document_id and sims[i, j] >= 0.85:
-                    a.corroborating.append(b)
-                    b.corroborating.append(a)
+        if len(candidates) < 2:
+            return
+        docs = np.asarray([c.passage.document_id for c in candidates])
+        close = np.triu((vectors @ vectors.T) >= 0.85, k=1) & (docs[:, None] != docs[None, :])
+        for i, j in zip(*np.nonzero(close), strict=True):
+            candidates[i].corroborating.append(candidates[j])
+            candidates[j].corroborating.append(candidates[i])
 
     @staticmethod
     def depends_on_context(text: str) -> bool:

@@ -34,6 +34,7 @@ import math
 import re
 from dataclasses import dataclass, field
 from datetime import date
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -136,10 +137,15 @@ class ReaderModel:
 def _asked(text: str, question: Question) -> bool:
     """The question already names this span (it cannot be the answer), also as the start of a longer word
     ("Botswana" in "the Botswanan president", "Israel" in "Israeli officials")."""
-    mine, asked = stem_set(text), stem_set(question.text)
-    return bool(mine) and all(
-        m in asked or (len(m) >= 4 and any(a.startswith(m) for a in asked)) for m in mine
-    )
+    mine = stem_set(text)
+    return bool(mine) and mine <= _asked_stems(question.text)
+
+
+@lru_cache(maxsize=4096)
+def _asked_stems(question: str) -> frozenset[str]:
+    """The question's stems and their beginnings of four letters or more: a stem the question names."""
+    asked = stem_set(question)
+    return asked | {a[:k] for a in asked for k in range(4, len(a))}
 
 
 # a dateline opening a sentence: "WASHINGTON –", "SAN FRANCISCO, Calif. —", "LONDON (AP) —"
@@ -220,7 +226,8 @@ class Reader:
         for c, doc, ents, vote in zip(candidates, docs, found, votes, strict=True):
             d = c.passage.document_id
             fit = max((self.model.label_fit(key, e.label_) for e in ents), default=0.0)
-            near = _near_fit(doc, ents, terms, self.model, key)
+            keys, has_verb = _token_keys(doc)
+            near = _near_fit(keys, ents, terms, self.model, key)
             present = stem_set(f"{c.context} {c.sentence.text}")
             noun_cov = len(nouns & present) / len(nouns) if nouns else 1.0
             published = corpus.published.get(c.passage.document_id)
@@ -233,7 +240,7 @@ class Reader:
             rows.append([
                 c.dense, c.coverage, own_cov, noun_cov, float(c.typed), fit, math.log1p(len(ents)),
                 best_dense - c.dense, best_cov - c.coverage, math.log1p(ranks[c.passage_id]),
-                math.log1p(len(c.sentence.text)) / 5, float(any(t.pos_ in ("VERB", "AUX") for t in doc)),
+                math.log1p(len(c.sentence.text)) / 5, float(has_verb),
                 float(bool(_FURNITURE.search(c.sentence.text))),
                 float(bool(_DEPENDENT_OPENER.match(c.sentence.text))),
                 math.log1p(c.passage.position), float(tfit.year_match), float(tfit.other_year),
@@ -309,7 +316,7 @@ class Reader:
             sims = vectors[1:] @ vectors[0]
         dateline = _DATELINE.match(sentence)
         before, after = _around_wh(question)
-        keys = [stem(t.text.lower()) for t in doc]
+        keys = _token_keys(doc)[0]
         rows = []
         for s, sim in zip(spans, sims, strict=True):
             toks = [t for t in doc if s.start <= t.idx < s.end]
@@ -442,10 +449,22 @@ def _votes(candidates: list[Any], found: list[list[Any]], model: ReaderModel, ke
     return out
 
 
-def _near_fit(doc: Any, ents: list[Any], terms: set[str], model: ReaderModel, key: str) -> float:
+def _token_keys(doc: Any) -> tuple[list[str], bool]:
+    """A parsed sentence's token stems and whether it has a verb, kept on the `Doc` (the parser caches
+    corpus sentences' docs): walking a `Doc` makes a Python object per token, and the reader asks for
+    these of every candidate of every question."""
+    keys: tuple[list[str], bool] | None = doc.user_data.get("verity_keys")
+    if keys is None:
+        tokens = list(doc)
+        keys = ([stem(t.text.lower()) for t in tokens], any(t.pos_ in ("VERB", "AUX") for t in tokens))
+        doc.user_data["verity_keys"] = keys
+    return keys
+
+
+def _near_fit(keys: list[str], ents: list[Any], terms: set[str], model: ReaderModel, key: str) -> float:
     """The best fit of an entity of the kind asked for, discounted by its distance in words from the
     question's own words in the sentence: an answer stands next to what the question says about it."""
-    anchors = [t.i for t in doc if stem(t.text.lower()) in terms]
+    anchors = [i for i, k in enumerate(keys) if k in terms]
     if not anchors:
         return 0.0
     best = 0.0
@@ -463,8 +482,4 @@ def _log_age(as_of: date, published: date | None) -> float | None:
 
 
 def _coverage(question: Question, present: frozenset[str], corpus: Corpus) -> float:
-    if not question.terms:
-        return 0.0
-    weights = {t: corpus.idf(t) * (0.5 if t in question.verbs else 1.0) for t in question.terms}
-    total = sum(weights.values()) or 1.0
-    return sum(w for t, w in weights.items() if t in present) / total
+    return corpus.coverage(question.terms, question.verbs, present) if question.terms else 0.0

@@ -81,6 +81,30 @@ def test_the_graph_matches_sentence_transformers(embedder: Embedder, size: int) 
     np.testing.assert_allclose(embedder.encode(texts), want, atol=2e-5)  # encode routes small batches
 
 
+def test_questions_in_bfloat16_keep_the_direction_of_their_float32_vectors(embedder: Embedder) -> None:
+    texts = [f"{t} [{i}]" for i, t in enumerate(TEXTS)]  # not in the cache yet
+    got = embedder.encode_cached(texts)
+    want = embedder.encode_eager(texts)
+    assert got.dtype == np.float32 and got.shape == want.shape
+    assert float((got * want).sum(axis=1).min()) >= 0.9995
+    np.testing.assert_allclose(np.linalg.norm(got, axis=1), 1.0, atol=1e-5)
+
+
+@pytest.mark.parametrize("native", [False, True])
+def test_bfloat16_is_used_only_where_the_cpu_has_it_and_the_probes_agree(
+    embedder: Embedder, monkeypatch: pytest.MonkeyPatch, native: bool
+) -> None:
+    import index.embed as embed
+
+    monkeypatch.setattr(embed, "_native_bf16", lambda: native)
+    graph = _QueryGraph.build(embedder.llama._model, embedder.encode_eager)
+    assert graph is not None
+    assert graph.bf16 is native  # the probes agree on the bundled model
+    monkeypatch.setattr(embed, "_BF16_MIN_COSINE", 1.0 + 1e-6)  # no bfloat16 vector can agree that well
+    graph = _QueryGraph.build(embedder.llama._model, embedder.encode_eager)
+    assert graph is not None and graph.bf16 is False
+
+
 def test_a_long_text_is_truncated_as_sentence_transformers_truncates(embedder: Embedder) -> None:
     long = " ".join(["inflation"] * 600)  # over the model's 256 tokens
     graph = embedder.query_graph()
