@@ -93,11 +93,13 @@ class Embedder:
     """Normalised embeddings, with a bounded cache for the short texts (sentences, questions) seen again.
 
     `streams`: the single-threaded forwards a large batch runs at once (0: one per core; 1: one forward
-    on torch's threads, `SentenceTransformer.encode` itself)."""
+    on torch's threads, `SentenceTransformer.encode` itself). `bf16`: questions in bfloat16 where it pays
+    (the server); `make train` keeps float32, so its artifact does not depend on the CPU it ran on."""
 
     def __init__(
-        self, model: str | None = None, batch_size: int = 64, cache_size: int = 50_000, streams: int = 0
-    ) -> None:
+        self, model: str | None = None, batch_size: int = 64, cache_size: int = 50_000, streams: int = 0,
+        bf16: bool = True,
+    ) -> None:  # fmt: skip
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
         self.model_name = model or default_model_path()
@@ -112,6 +114,7 @@ class Embedder:
         self._graph_tried = False
         self._graph_lock = threading.Lock()
         self.streams = streams or cores()
+        self.bf16 = bf16
         self._streams_lock = threading.Lock()  # one large batch at a time: it sets torch's thread count
 
     @property
@@ -133,7 +136,7 @@ class Embedder:
         """Questions and other short texts of a request: the graph in bfloat16 where it pays (see above)."""
         graph = self.query_graph()
         if graph is not None and len(texts) <= _GRAPH_MAX:
-            return graph(texts, low_precision=graph.bf16)
+            return graph(texts, low_precision=self.bf16 and graph.bf16)
         return self.encode(texts)
 
     def encode_streams(self, graph: _QueryGraph, texts: list[str]) -> np.ndarray:

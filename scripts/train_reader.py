@@ -117,7 +117,7 @@ def prepare(args: argparse.Namespace) -> tuple[list[dict[str, Any]], Parser, Emb
     """The training questions with their candidates, labels and time scopes, scored with the read
     stage's signals (the candidates' embeddings and parses computed once, then read from the cache)."""
     settings = Settings()
-    embedder = Embedder(settings.embed_model, 128)
+    embedder = Embedder(settings.embed_model, 128, bf16=False)  # the same artifact on any CPU
     analyzer = Analyzer(settings.spacy_model)
     parser = Parser(analyzer, cache_size=10_000_000)
     untrained = Logistic([], [], [], [], 0.0)

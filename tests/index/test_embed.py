@@ -90,6 +90,12 @@ def test_questions_in_bfloat16_keep_the_direction_of_their_float32_vectors(embed
     np.testing.assert_allclose(np.linalg.norm(got, axis=1), 1.0, atol=1e-5)
 
 
+def test_an_embedder_without_bfloat16_embeds_questions_in_float32(embedder: Embedder) -> None:
+    exact = Embedder(bf16=False)  # what `make train` uses: the same artifact whatever the CPU
+    texts = [f"{t} <{i}>" for i, t in enumerate(TEXTS)]
+    np.testing.assert_allclose(exact.encode_cached(texts), embedder.encode_eager(texts), atol=2e-5)
+
+
 @pytest.mark.parametrize("native", [False, True])
 def test_bfloat16_is_used_only_where_the_cpu_has_it_and_the_probes_agree(
     embedder: Embedder, monkeypatch: pytest.MonkeyPatch, native: bool
