@@ -236,3 +236,29 @@ def test_an_answer_named_by_several_sources_gets_their_votes(verity: Verity) -> 
     found = [list(verity.parser.sentence(t).ents) for _, t in texts]
     votes = _votes(candidates, found, verity.reader.model, "any")
     assert votes[0] > 0 and votes[0] >= votes[1] >= 0
+
+
+def test_a_span_is_asked_when_each_of_its_stems_is_a_question_stem_or_begins_one(verity: Verity) -> None:
+    from service.answering.reader import _asked
+    from service.answering.text import stem_set
+
+    def reference(text: str, question: str) -> bool:  # the definition, checked stem by stem
+        mine, asked = stem_set(text), stem_set(question)
+        return bool(mine) and all(
+            m in asked or (len(m) >= 4 and any(a.startswith(m) for a in asked)) for m in mine
+        )
+
+    question = analyse("Which officials met the Botswanan president in Gaborone?", verity.parser)
+    cases = {
+        "Botswana": True,  # begins "botswanan"
+        "Gabor": True,  # four letters or more may begin a stem
+        "Pre": False,  # three may not ("presid")
+        "Gaborone": True,
+        "the president": True,  # "the" is no stem: what is left is named
+        "Botswana and Egypt": False,
+        "Egypt": False,
+        "the": False,  # nothing to name
+    }
+    for text, want in cases.items():
+        assert _asked(text, question) is want, text
+        assert reference(text, question.text) is want, text
