@@ -97,7 +97,13 @@ def embedder() -> Embedder:
 
 def test_concurrent_questions_get_the_vectors_they_get_alone(embedder: Embedder) -> None:
     questions = [f"Who signed agreement number {i} in the capital?" for i in range(24)]
-    alone = embedder.encode(questions)
+    alone = embedder.encode(questions)  # float32, one batch
     with ThreadPoolExecutor(8) as pool:
-        together = list(pool.map(lambda q: embedder.encode_cached([q])[0], questions))
-    np.testing.assert_allclose(np.stack(together), alone, atol=1e-5)
+        together = np.stack(list(pool.map(lambda q: embedder.encode_cached([q])[0], questions)))
+    graph = embedder.query_graph()
+    if graph is not None and graph.bf16:  # questions in bfloat16 (index/embed.py): its rounding, no more
+        cosines = together @ alone.T
+        assert float(np.diag(cosines).min()) >= 0.9995
+        assert (cosines.argmax(axis=1) == np.arange(len(questions))).all()  # each caller got its own
+    else:
+        np.testing.assert_allclose(together, alone, atol=1e-5)
