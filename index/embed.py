@@ -24,7 +24,7 @@ beside the writer thread's parse of the same sentences. Without the graph, large
 `SentenceTransformer.encode` as they are.
 Questions (the cached path: `encode_cached`) run the graph under bfloat16 autocast where the CPU computes
 bfloat16 natively (`avx512_bf16` or `amx_bf16`): eight questions in one forward take 46 ms against 76 ms
-in float32 on one thread (2 x Xeon with avx512_bf16), and their vectors keep a cosine of at least 0.99998
+in float32 on one thread (2 x AMD EPYC with avx512_bf16), and their vectors keep a cosine of at least 0.99998
 to float32 on the news dev questions, so retrieval and scoring see the same neighbours. Indexing stays in
 float32 (what `SentenceTransformer.encode` computes); a CPU without native bfloat16, whose emulation is
 slower than float32, or a probe that disagrees by more than `_BF16_MIN_COSINE`, keeps float32 throughout.

@@ -181,7 +181,7 @@ class SentenceReader:
                 c.vector = record.vector
 
     def coverage(self, question: Question, text: str, corpus: Corpus) -> float:
-        return corpus.coverage(question.terms, question.verbs, stem_set(text)) if question.terms else 0.0
+        return corpus.coverage(question.terms, question.verbs, stem_set(text))
 
     def typed(self, question: Question, text: str) -> bool:
         kind = question.answer_type

@@ -220,8 +220,12 @@ class Reader:
             doc_stems.setdefault(d, set()).update(stem_set(c.sentence.text))
             doc_dense[d] = max(doc_dense.get(d, -1.0), c.dense)
             titles[d] = c.passage.title or ""
-        doc_cov = {d: _coverage(question, frozenset(st), corpus) for d, st in doc_stems.items()}
-        title_cov = {d: _coverage(question, stem_set(t), corpus) for d, t in titles.items()}
+        doc_cov = {
+            d: corpus.coverage(question.terms, question.verbs, frozenset(st)) for d, st in doc_stems.items()
+        }
+        title_cov = {
+            d: corpus.coverage(question.terms, question.verbs, stem_set(t)) for d, t in titles.items()
+        }
         rows = []
         for c, doc, ents, vote in zip(candidates, docs, found, votes, strict=True):
             d = c.passage.document_id
@@ -236,7 +240,7 @@ class Reader:
             age = ages[c.passage.document_id]
             gap = age - newest if age is not None and newest is not None else 0.0
             own = stem_set(c.sentence.text)
-            own_cov = _coverage(question, own, corpus)
+            own_cov = corpus.coverage(question.terms, question.verbs, own)
             rows.append([
                 c.dense, c.coverage, own_cov, noun_cov, float(c.typed), fit, math.log1p(len(ents)),
                 best_dense - c.dense, best_cov - c.coverage, math.log1p(ranks[c.passage_id]),
@@ -479,7 +483,3 @@ def _log_age(as_of: date, published: date | None) -> float | None:
     if published is None:
         return None
     return math.log1p(max((as_of - published).days, 0)) / math.log(3650)
-
-
-def _coverage(question: Question, present: frozenset[str], corpus: Corpus) -> float:
-    return corpus.coverage(question.terms, question.verbs, present) if question.terms else 0.0

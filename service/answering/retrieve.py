@@ -162,6 +162,8 @@ class Corpus:
         """The share of a question's terms (by rarity; a verb at half weight, paraphrased more often than
         a noun) among the stems `present`. The weights are kept per question: the reader asks this of
         every candidate sentence, its context and its article."""
+        if not terms:
+            return 0.0
         key = (terms, verbs)
         weights = self._weights.get(key)
         if weights is None:
