@@ -128,11 +128,14 @@ class ExtractiveComposer:
         if question.answer_type is AnswerType.MANNER:
             chosen = self._with_elaboration(question, top, chosen, candidates, shown)
         disagreements = self._disagreements(question, top, eligible, corpus)
+        alternative: Candidate | None = None  # the same article's other answer, shown after the best
         if not disagreements and not describes:
             other = self._other_answer(question, top, eligible)
-            if other is not None:
+            if other is not None and other.passage.document_id == top.passage.document_id:
+                alternative = other
+            elif other is not None:
                 disagreements = self._newest_first([top, other], corpus)
-        for c in disagreements:
+        for c in [*disagreements, *([alternative] if alternative else [])]:
             if c.key not in shown and _norm(c.sentence.text) not in texts:
                 chosen.append(c)
                 shown.update([c.key, *(d.key for d in c.corroborating)])
@@ -144,7 +147,9 @@ class ExtractiveComposer:
         order = self._in_reading_order(chosen, candidates)
         keyed = {c.key: c for c in order}
         sides = [keyed[c.key] for c in disagreements if c.key != top.key and c.key in keyed]
-        if sides:  # the other sides of a disagreement follow the best sentence, before anything else
+        if alternative is not None and alternative.key in keyed:
+            sides.append(keyed[alternative.key])
+        if sides:  # the other sides of a disagreement (or the other answer) follow the best sentence
             moved = {c.key for c in sides}
             order = [c for c in order if c.key not in moved]
             at = next(i for i, c in enumerate(order) if c.key == top.key) + 1
@@ -199,23 +204,31 @@ class ExtractiveComposer:
     def _other_answer(
         self, question: Question, top: Candidate, eligible: list[Candidate]
     ) -> Candidate | None:
-        """Another source's different answer (any question but one asking for a description): the best
-        sentence of another document, among those the reader scores at least `_OTHER_SHARE` of the best
-        one, that names something of the kind asked for that the best one does not ("the Chiefs" where the
-        best says "the Eagles"). News sources often differ, and the reader's best is wrong often enough
-        that the runner-up from another source, labelled with its source, is worth its place."""
+        """A different answer (any question but one asking for a description): the best other sentence,
+        among those the reader scores at least `_OTHER_SHARE` of the best one, that names something of the
+        kind asked for that the best one does not ("the Chiefs" where the best says "the Eagles"). News
+        sources often differ, and the reader's best is wrong often enough that the runner-up is worth its
+        place: from another source it is shown as a disagreement, labelled with its source; from the same
+        article (which names two teams, two states, and the reader cannot tell which one answers) as the
+        answer's second sentence, when no other source gives one. On `make train`'s held-out months this
+        put the answer within the first two sentences for 0.706 of the questions with one, against 0.686
+        for other sources only (1.79 sentences shown on average against 1.64; a quiz's wrong choice among
+        the first two for 0.010 against 0.015); on news dev, 56 of 91 against 55."""
         twins = {d.key for d in top.corroborating}
         said = top.sentence.text.lower()
+        same: Candidate | None = None
         for c in eligible:
-            if c.passage.document_id == top.passage.document_id or c.key in twins:
+            if c.key == top.key or c.key in twins:
                 continue
             if c.score < _OTHER_SHARE * top.score:
-                return None
-            if any(
+                break
+            if (same is None or c.passage.document_id != top.passage.document_id) and any(
                 not _names(n, said) for n in self.reader.answer_names(question, c.sentence.text, _NAME_FIT)
             ):
-                return c
-        return None
+                if c.passage.document_id != top.passage.document_id:
+                    return c
+                same = c
+        return same
 
     @staticmethod
     def _newest_first(sides: list[Candidate], corpus: Corpus) -> list[Candidate]:

@@ -262,3 +262,28 @@ def test_a_span_is_asked_when_each_of_its_stems_is_a_question_stem_or_begins_one
     for text, want in cases.items():
         assert _asked(text, question) is want, text
         assert reference(text, question.text) is want, text
+
+
+def test_the_runner_up_naming_another_answer_is_shown_from_another_source_first(verity: Verity) -> None:
+    """The composer's different-answer rule: another source's runner-up (a disagreement) before the same
+    article's, the same article's when no other source names one, nothing below a share of the best."""
+    from index.documents import Passage, Sentence
+    from service.answering.compose import _OTHER_SHARE
+    from service.answering.read import Candidate
+
+    def candidate(doc: str, start: int, text: str, score: float) -> Candidate:
+        sentence = Sentence(text, start, start + len(text))
+        c = Candidate(f"{doc}:0", Passage(doc, doc, 0, [sentence], text), sentence, 0, None)
+        c.score = score
+        return c
+
+    question = analyse("Which state did the burger chain expand to this week?", verity.parser)
+    top = candidate("a", 0, "The burger chain expanded to Texas this week, its owner said.", 0.8)
+    same = candidate("a", 100, "The burger chain will also open a hub in Tennessee.", 0.6)
+    other = candidate("b", 0, "The burger chain is expanding to Oklahoma.", 0.5)
+    silent = candidate("c", 0, "The burger chain said it was expanding.", 0.7)
+    composer = verity.composer
+    assert composer._other_answer(question, top, [top, silent, same, other]) is other
+    assert composer._other_answer(question, top, [top, silent, same]) is same
+    low = candidate("a", 200, "Its first restaurants were in California.", 0.8 * _OTHER_SHARE * 0.9)
+    assert composer._other_answer(question, top, [top, silent, low]) is None
