@@ -18,7 +18,9 @@ over signals we can compute and explain, fitted on `../shared/news/train` by `sc
   whether the question already names it, how many other top candidates repeat it, how close it is in
   meaning to what is asked (the bundled embedding model's cosine between the span and the question's
   focus noun, or "person", "place", "date" ...: "worms" for "which animal", not "water"), and whether it
-  sits in a dateline ("WASHINGTON –" names where the story was filed, not what was asked).
+  sits in a dateline ("WASHINGTON –" names where the story was filed, not what was asked), whether the
+  noun asked for stands within three words of it ("the overdose reversal drug Narcan" for "what drug")
+  and whether it holds that noun itself (then it restates what is asked rather than answering it).
 
 A question is refused when no sentence reaches the refusal threshold fitted on the same data.
 
@@ -66,7 +68,7 @@ SENTENCE_FEATURES = [
 SPAN_FEATURES = [
     "label_fit", "is_entity", "proper", "tokens", "distance", "asked", "repeated", "subject", "object",
     "position", "sentence_score", "modifier", "focus_sim", "dateline", "near_terms", "before_match",
-    "after_match", "focus_gap", "fit_gap",
+    "after_match", "focus_near", "restates", "focus_gap", "fit_gap",
 ]  # fmt: skip
 _GAPS = ("focus_gap", "fit_gap")  # the span features computed from the others, last in the row
 NO_ENTITY = "CHUNK"  # the label of a noun chunk that is not an entity
@@ -321,6 +323,7 @@ class Reader:
         dateline = _DATELINE.match(sentence)
         before, after = _around_wh(question)
         keys = _token_keys(doc)[0]
+        focus = question.focus
         rows = []
         for s, sim in zip(spans, sims, strict=True):
             toks = [t for t in doc if s.start <= t.idx < s.end]
@@ -329,6 +332,7 @@ class Reader:
             distance = min((abs(a - s.start) for a in anchors), default=len(sentence)) / 40
             repeated = sum(1 for o in others if s.text.lower() in o.lower())
             deps = {t.dep_ for t in toks}
+            beside = set(keys[max(0, first - 3) : first]) | set(keys[last + 1 : last + 4])
             rows.append([
                 self.model.label_fit(key, s.label), float(s.label != NO_ENTITY),
                 sum(t.pos_ == "PROPN" for t in toks) / max(len(toks), 1), math.log1p(len(toks)),
@@ -337,6 +341,8 @@ class Reader:
                 float(bool(deps & {"dobj", "pobj", "attr"})), s.start / max(len(sentence), 1), score,
                 float(s.modifier), float(sim), float(dateline is not None and s.start < dateline.end()),
                 len((left | right) & terms) / max(len(terms), 1), _share(before, left), _share(after, right),
+                float(focus is not None and focus in beside),
+                float(focus is not None and focus in keys[first : last + 1]),
             ])  # fmt: skip
         out = np.asarray(rows, dtype=np.float64).reshape(len(spans), len(SPAN_FEATURES) - len(_GAPS))
         # how far each span falls behind the sentence's best in meaning and in kind: the choice is

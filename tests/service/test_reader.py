@@ -287,3 +287,17 @@ def test_the_runner_up_naming_another_answer_is_shown_from_another_source_first(
     assert composer._other_answer(question, top, [top, silent, same]) is same
     low = candidate("a", 200, "Its first restaurants were in California.", 0.8 * _OTHER_SHARE * 0.9)
     assert composer._other_answer(question, top, [top, silent, low]) is None
+
+
+def test_a_span_named_by_the_focus_noun_and_one_restating_it_are_told_apart(verity: Verity) -> None:
+    """In "the overdose reversal drug Narcan" the name stands beside the noun asked for (`focus_near`);
+    the chunk that holds that noun only restates what is asked (`restates`)."""
+    question = analyse("A committee endorsed over-the-counter sales of what drug?", verity.parser)
+    sentence = "A committee today endorsed over-the-counter sales of the overdose reversal drug Narcan."
+    spans = verity.reader.spans(question, sentence)
+    rows = verity.reader.span_rows(question, sentence, spans, [sentence], 0.9)
+    near, restates = SPAN_FEATURES.index("focus_near"), SPAN_FEATURES.index("restates")
+    by_text = {s.text: row for s, row in zip(spans, rows, strict=True)}
+    assert by_text["Narcan"][near] == 1.0 and by_text["Narcan"][restates] == 0.0
+    chunk = next(t for t in by_text if "drug" in t and "Narcan" not in t)
+    assert by_text[chunk][restates] == 1.0
