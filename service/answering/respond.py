@@ -92,6 +92,8 @@ class Responder:
         top = composition.best
         lead = [c for c in composition.sentences if top is not None and c.key == top.key]
         for c in lead + [c for c in composition.sentences if c not in lead]:
+            if c.key in shown:  # already shown as the sentence another one leans on
+                continue
             if SentenceReader.needs_previous(c) and c.previous is not None:
                 key = (c.passage.document_id, c.previous.start)
                 if key not in shown:

@@ -301,3 +301,24 @@ def test_a_span_named_by_the_focus_noun_and_one_restating_it_are_told_apart(veri
     assert by_text["Narcan"][near] == 1.0 and by_text["Narcan"][restates] == 0.0
     chunk = next(t for t in by_text if "drug" in t and "Narcan" not in t)
     assert by_text[chunk][restates] == 1.0
+
+
+def test_a_sentence_shown_as_the_one_the_best_leans_on_is_not_shown_again(verity: Verity) -> None:
+    """The composer may choose the sentence the best one leans on as a second sentence (the same article's
+    other answer): the answer shows it once, before the best."""
+    from index.documents import Passage, Sentence
+    from service.answering.compose import Composition
+    from service.answering.read import Candidate
+
+    first = "The burger chain opened a hub in Tennessee on Tuesday."
+    second = "But it said restaurants in Texas would come first."
+    text = f"{first} {second}"
+    before, after = Sentence(first, 0, len(first)), Sentence(second, len(first) + 1, len(text))
+    passage = Passage("lean", "Burgers", 0, [before, after], text)
+    leaning = Candidate("lean:0", passage, after, 1, before, score=0.8)
+    leaned_on = Candidate("lean:0", passage, before, 0, None, score=0.6)
+    question = analyse("Which state did the burger chain expand to?", verity.parser)
+    composition = Composition([leaned_on, leaning], best=leaning, candidates=[leaning, leaned_on])
+    response = verity.responder.answer(question, composition, verity.retriever.corpus)
+    assert response.answer.count(first) == 1 and response.answer.index(first) < response.answer.index(second)
+    assert len(response.claims) == 2 and len(response.citations) == 2
