@@ -285,6 +285,8 @@ class Reader:
             first = e.start
             while first > 0 and _is_title(doc[first - 1], e):
                 first -= 1  # "President Joe Biden": the title spaCy leaves outside the name is part of it
+                while first > 0 and doc[first].ent_iob_ == "I":
+                    first -= 1  # the title holds a name: all of it ("North Carolina Gov. Roy Cooper")
             last = e.end
             while e.root.dep_ == "poss" and last > e.start + 1 and doc[last - 1].tag_ == "POS":
                 last -= 1  # "Roald Dahl's novels": the name without the marker ("McDonald's said": kept)

@@ -96,6 +96,11 @@ def test_a_persons_title_is_part_of_the_short_answer(verity: Verity) -> None:
     span = verity.reader.short_answer(question, sentence, [sentence], 0.9)
     assert span is not None and span.text == "President Joe Biden"
     assert sentence[span.start : span.end] == span.text
+    # a title that holds a name keeps all of it, not its last word ("Carolina Gov. Roy Cooper")
+    who = analyse("Which politician removed himself from consideration as a running mate?", verity.parser)
+    sentence = "WASHINGTON — North Carolina Gov. Roy Cooper, a leading contender, has taken his name out."
+    texts = [s.text for s in verity.reader.spans(who, sentence)]
+    assert "North Carolina Gov. Roy Cooper" in texts and "Carolina Gov. Roy Cooper" not in texts
 
 
 def test_a_sentence_that_only_restates_the_question_does_not_answer_it(
