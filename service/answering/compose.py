@@ -222,10 +222,11 @@ class ExtractiveComposer:
                 continue
             if c.score < _OTHER_SHARE * top.score:
                 break
-            if (same is None or c.passage.document_id != top.passage.document_id) and any(
+            elsewhere = c.passage.document_id != top.passage.document_id
+            if (elsewhere or same is None) and any(
                 not _names(n, said) for n in self.reader.answer_names(question, c.sentence.text, _NAME_FIT)
             ):
-                if c.passage.document_id != top.passage.document_id:
+                if elsewhere:
                     return c
                 same = c
         return same

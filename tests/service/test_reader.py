@@ -9,16 +9,23 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from index.documents import Document
+from index.documents import Document, Passage, Sentence
 from service.answering import fitted
 from service.answering.fitted import Logistic, Trees
 from service.answering.pipeline import Verity
 from service.answering.question import analyse
+from service.answering.read import Candidate
 from service.answering.reader import SENTENCE_FEATURES, SPAN_FEATURES, Reader, ReaderModel
 from service.config import Settings
 from service.errors import ConfigError
 
 MODEL = Path(__file__).resolve().parents[2] / "models" / "reader.json"
+
+
+def _candidate(doc: str, text: str, start: int = 0, score: float = 0.0) -> Candidate:
+    """A read candidate: `text` as the one sentence of a passage of document `doc`, at `start`."""
+    sentence = Sentence(text, start, start + len(text))
+    return Candidate(f"{doc}:0", Passage(doc, doc, 0, [sentence], text), sentence, 0, None, score=score)
 
 
 def test_fitting_is_deterministic_and_learns_the_signal() -> None:
@@ -223,21 +230,14 @@ def test_the_focus_phrase_keeps_the_words_that_narrow_the_focus_noun(verity: Ver
 
 
 def test_an_answer_named_by_several_sources_gets_their_votes(verity: Verity) -> None:
-    from index.documents import Passage, Sentence
-    from service.answering.read import Candidate
     from service.answering.reader import _votes
-
-    def candidate(doc: str, text: str) -> Candidate:
-        sentence = Sentence(text, 0, len(text))
-        passage = Passage(doc, doc, 0, [sentence], text)
-        return Candidate(f"{doc}:0", passage, sentence, 0, None)
 
     texts = [
         ("a", "The Kansas City Chiefs beat the Philadelphia Eagles."),
         ("b", "The Kansas City Chiefs won again."),
         ("c", "Fans of the Kansas City Chiefs celebrated."),
     ]
-    candidates = [candidate(d, t) for d, t in texts]
+    candidates = [_candidate(d, t) for d, t in texts]
     found = [list(verity.parser.sentence(t).ents) for _, t in texts]
     votes = _votes(candidates, found, verity.reader.model, "any")
     assert votes[0] > 0 and votes[0] >= votes[1] >= 0
@@ -272,25 +272,17 @@ def test_a_span_is_asked_when_each_of_its_stems_is_a_question_stem_or_begins_one
 def test_the_runner_up_naming_another_answer_is_shown_from_another_source_first(verity: Verity) -> None:
     """The composer's different-answer rule: another source's runner-up (a disagreement) before the same
     article's, the same article's when no other source names one, nothing below a share of the best."""
-    from index.documents import Passage, Sentence
     from service.answering.compose import _OTHER_SHARE
-    from service.answering.read import Candidate
-
-    def candidate(doc: str, start: int, text: str, score: float) -> Candidate:
-        sentence = Sentence(text, start, start + len(text))
-        c = Candidate(f"{doc}:0", Passage(doc, doc, 0, [sentence], text), sentence, 0, None)
-        c.score = score
-        return c
 
     question = analyse("Which state did the burger chain expand to this week?", verity.parser)
-    top = candidate("a", 0, "The burger chain expanded to Texas this week, its owner said.", 0.8)
-    same = candidate("a", 100, "The burger chain will also open a hub in Tennessee.", 0.6)
-    other = candidate("b", 0, "The burger chain is expanding to Oklahoma.", 0.5)
-    silent = candidate("c", 0, "The burger chain said it was expanding.", 0.7)
+    top = _candidate("a", "The burger chain expanded to Texas this week, its owner said.", score=0.8)
+    same = _candidate("a", "The burger chain will also open a hub in Tennessee.", 100, 0.6)
+    other = _candidate("b", "The burger chain is expanding to Oklahoma.", score=0.5)
+    silent = _candidate("c", "The burger chain said it was expanding.", score=0.7)
     composer = verity.composer
     assert composer._other_answer(question, top, [top, silent, same, other]) is other
     assert composer._other_answer(question, top, [top, silent, same]) is same
-    low = candidate("a", 200, "Its first restaurants were in California.", 0.8 * _OTHER_SHARE * 0.9)
+    low = _candidate("a", "Its first restaurants were in California.", 200, 0.8 * _OTHER_SHARE * 0.9)
     assert composer._other_answer(question, top, [top, silent, low]) is None
 
 
@@ -311,9 +303,7 @@ def test_a_span_named_by_the_focus_noun_and_one_restating_it_are_told_apart(veri
 def test_a_sentence_shown_as_the_one_the_best_leans_on_is_not_shown_again(verity: Verity) -> None:
     """The composer may choose the sentence the best one leans on as a second sentence (the same article's
     other answer): the answer shows it once, before the best."""
-    from index.documents import Passage, Sentence
     from service.answering.compose import Composition
-    from service.answering.read import Candidate
 
     first = "The burger chain opened a hub in Tennessee on Tuesday."
     second = "But it said restaurants in Texas would come first."
