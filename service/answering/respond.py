@@ -203,19 +203,27 @@ class Responder:
         )
 
     def _short_answer(self, question: Question, composition: Composition, cited: Cited) -> ShortAnswer | None:
-        """The exact span of the leading sentence that answers, for questions that ask for one."""
-        top = composition.best
-        if top is None or question.answer_type in _NO_SHORT_ANSWER:
+        """The exact span that answers, for questions that ask for one: of the answer's first two sentences,
+        the span whose probability times its sentence's score is highest. The best sentence alone missed
+        the answer its second sentence names ("Golden Globes 2023: 'Banshees of Inisherin' wins best
+        comedy", then "Michelle Yeoh ... won"): on `make train`'s held-out months the short answer was
+        right for 0.439 of the questions with an answer from the best sentence, 0.462 from these two
+        (0.464 from the top three candidates, shown or not; the span's probability alone 0.440)."""
+        if composition.best is None or question.answer_type in _NO_SHORT_ANSWER:
             return None
         ranked = sorted(composition.candidates, key=lambda c: c.score, reverse=True)[:5]
-        span = self.reader.short_answer(
-            question, top.sentence.text, [c.sentence.text for c in ranked], top.score
-        )
-        if span is None:
+        others = [c.sentence.text for c in ranked]
+        found = [
+            (c, span)
+            for c in composition.sentences[:2]
+            if (span := self.reader.short_answer(question, c.sentence.text, others, c.score)) is not None
+        ]
+        if not found:
             return None
-        start = top.sentence.start + span.start
+        chosen, span = max(found, key=lambda found: found[1].score * found[0].score)
+        start = chosen.sentence.start + span.start
         return ShortAnswer(
-            text=span.text, citation=cited.candidate(top), start=start, end=start + len(span.text)
+            text=span.text, citation=cited.candidate(chosen), start=start, end=start + len(span.text)
         )
 
     def _refusal_message(self, question: Question, composition: Composition, cited: Cited) -> str:

@@ -317,3 +317,22 @@ def test_a_sentence_shown_as_the_one_the_best_leans_on_is_not_shown_again(verity
     response = verity.responder.answer(question, composition, verity.retriever.corpus)
     assert response.answer.count(first) == 1 and response.answer.index(first) < response.answer.index(second)
     assert len(response.claims) == 2 and len(response.citations) == 2
+
+
+def test_the_short_answer_comes_from_the_second_sentence_when_the_best_names_no_one(verity: Verity) -> None:
+    """The best sentence restates the event without naming who; the answer's second sentence does: the
+    short answer is its span, cited to that sentence, with offsets into that sentence's document."""
+    from service.answering.compose import Composition
+
+    question = analyse("Which actress won the award for best actress at the Golden Globes?", verity.parser)
+    restated = "The award for best actress at the Golden Globes was the night's surprise."
+    best = _candidate("a", restated, 0, 0.8)
+    named = "Michelle Yeoh won the award for her role in the film, the jury said on Tuesday."
+    second = _candidate("b", named, 40, 0.7)
+    composition = Composition([best, second], best=best, candidates=[best, second])
+    assert verity.reader.short_answer(question, best.sentence.text, [best.sentence.text], 0.8) is None
+    response = verity.responder.answer(question, composition, verity.retriever.corpus)
+    short = response.short_answer
+    assert short is not None and short.text == "Michelle Yeoh"
+    cited = response.citations[short.citation - 1]
+    assert cited.document_id == "b" and (short.start, short.end) == (40, 40 + len("Michelle Yeoh"))
