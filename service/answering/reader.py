@@ -31,6 +31,7 @@ arithmetic at training and at serving.
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 import re
@@ -304,7 +305,12 @@ class Reader:
             toks = toks[possessive + 1 :]  # "Russia's barrage": the possessor is a span of its own
             while toks and toks[0].i in taken and len(toks) > 1:
                 toks = toks[1:]  # "20,000 elephants": the number is a span of its own, the noun another
-            if not toks or any(t.i in taken for t in toks) or _asked(chunk.text, question):
+            if any(t.i in taken for t in toks):
+                # the proper nouns before a name the chunk holds are a span of their own ("Starbucks" in
+                # "Former Starbucks CEO Howard Schultz", which spaCy tags as no entity)
+                toks = list(itertools.takewhile(lambda t: t.i not in taken, toks))
+                toks = list(itertools.dropwhile(lambda t: t.pos_ != "PROPN", toks))
+            if not toks or _asked(" ".join(t.text for t in toks), question) or _asked(chunk.text, question):
                 continue
             start, end = toks[0].idx, toks[-1].idx + len(toks[-1].text)
             out.append(Span(sentence[start:end], start, end, NO_ENTITY))

@@ -336,3 +336,11 @@ def test_the_short_answer_comes_from_the_second_sentence_when_the_best_names_no_
     assert short is not None and short.text == "Michelle Yeoh"
     cited = response.citations[short.citation - 1]
     assert cited.document_id == "b" and (short.start, short.end) == (40, 40 + len("Michelle Yeoh"))
+
+
+def test_the_proper_nouns_before_a_persons_title_are_a_span_of_their_own(verity: Verity) -> None:
+    """spaCy tags no entity in "Former Starbucks CEO Howard Schultz": the company is still a candidate."""
+    question = analyse("The former CEO of which company testified at a Senate hearing?", verity.parser)
+    sentence = "Former Starbucks CEO Howard Schultz testified in a Senate hearing on Wednesday."
+    texts = [s.text for s in verity.reader.spans(question, sentence)]
+    assert "Starbucks" in texts and "Howard Schultz" in " ".join(texts)
