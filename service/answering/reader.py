@@ -451,7 +451,10 @@ def _votes(candidates: list[Any], found: list[list[Any]], model: ReaderModel, ke
     """Per candidate: how many other documents among the candidates name one of its entities of the kind
     asked for (log scale, weighted by that kind's fit). News repeats the answer across sources: the
     team that won is named by every report of the game; a team merely mentioned, by one."""
-    texts = [(c.passage.document_id, c.sentence.text.lower()) for c in candidates]
+    by_document: dict[str, list[str]] = {}
+    for c in candidates:
+        by_document.setdefault(c.passage.document_id, []).append(c.sentence.text.lower())
+    texts = ["\0".join(t) for t in by_document.values()]  # no name holds a NUL
     seen: dict[str, int] = {}
     out = []
     for ents in found:
@@ -461,7 +464,7 @@ def _votes(candidates: list[Any], found: list[list[Any]], model: ReaderModel, ke
             if len(name) < 3:
                 continue
             if name not in seen:
-                seen[name] = len({doc for doc, text in texts if name in text})
+                seen[name] = sum(name in text for text in texts)
             best = max(best, model.label_fit(key, e.label_) * math.log1p(max(seen[name] - 1, 0)))
         out.append(best)
     return out
