@@ -344,3 +344,24 @@ def test_the_proper_nouns_before_a_persons_title_are_a_span_of_their_own(verity:
     sentence = "Former Starbucks CEO Howard Schultz testified in a Senate hearing on Wednesday."
     texts = [s.text for s in verity.reader.spans(question, sentence)]
     assert "Starbucks" in texts and "Howard Schultz" in " ".join(texts)
+
+
+def test_a_best_sentence_naming_nothing_asked_for_is_followed_by_the_runner_up(verity: Verity) -> None:
+    """The best sentence names no insect: the next one the reader scores well enough follows it, from any
+    source and not as a disagreement; one below `_OTHER_SHARE` of the best does not."""
+    from service.answering.compose import _OTHER_SHARE
+    from service.answering.retrieve import Corpus
+
+    question = analyse("Which invasive insect has been declared eradicated?", verity.parser)
+    top = _candidate("a", "The invasive insect has been declared eradicated, officials said.", score=0.8)
+    runner = _candidate("b", "The northern giant hornet has been eradicated, officials said.", score=0.6)
+    low = _candidate("c", "The giant hornet was first seen near the border.", score=0.8 * _OTHER_SHARE * 0.9)
+    for c in (top, runner, low):
+        c.dense = c.coverage = c.relevance = 0.9
+        c.typed = True
+    corpus = Corpus({c.passage_id: c.passage for c in (top, runner, low)}, lexical=False)
+    composition = verity.composer.compose(question, [top, runner, low], corpus)
+    assert [c.passage.document_id for c in composition.sentences] == ["a", "b"]
+    assert composition.best is top and not composition.disagreements
+    alone = verity.composer.compose(question, [top, low], corpus)
+    assert [c.passage.document_id for c in alone.sentences] == ["a"]
