@@ -220,7 +220,7 @@ class Responder:
         ]
         if not found:
             return None
-        chosen, span = max(found, key=lambda found: found[1].score * found[0].score)
+        chosen, span = max(found, key=lambda pair: pair[1].score * pair[0].score)
         start = chosen.sentence.start + span.start
         return ShortAnswer(
             text=span.text, citation=cited.candidate(chosen), start=start, end=start + len(span.text)
