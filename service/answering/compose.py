@@ -9,6 +9,7 @@ the learned reader's decision; this module keeps only the rules no fitted model 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date
 
@@ -166,12 +167,7 @@ class ExtractiveComposer:
         hornet ... has been eradicated"). On `make train`'s held-out months the answer within the first
         two sentences went from 0.706 to 0.713 of the 554 questions with one (1.79 to 1.82 sentences shown
         on average; a quiz's wrong choice among them unchanged at 0.010); at a share of 0.5 the same 0.713."""
-        twins = {d.key for d in top.corroborating}
-        for c in eligible:
-            if c.key == top.key or c.key in twins:
-                continue
-            return c if c.score >= _OTHER_SHARE * top.score else None
-        return None
+        return next(_runners_up(top, eligible), None)
 
     @staticmethod
     def _describes(question: Question) -> bool:
@@ -231,14 +227,9 @@ class ExtractiveComposer:
         put the answer within the first two sentences for 0.706 of the questions with one, against 0.686
         for other sources only (1.79 sentences shown on average against 1.64; a quiz's wrong choice among
         the first two for 0.010 against 0.015); on news dev, 56 of 91 against 55."""
-        twins = {d.key for d in top.corroborating}
         said = top.sentence.text.lower()
         same: Candidate | None = None
-        for c in eligible:
-            if c.key == top.key or c.key in twins:
-                continue
-            if c.score < _OTHER_SHARE * top.score:
-                break
+        for c in _runners_up(top, eligible):
             elsewhere = c.passage.document_id != top.passage.document_id
             if (elsewhere or same is None) and any(
                 not _names(n, said) for n in self.reader.answer_names(question, c.sentence.text, _NAME_FIT)
@@ -313,3 +304,15 @@ class ExtractiveComposer:
         weights = {n: corpus.idf(n) for n in question.nouns}
         total = sum(weights.values()) or 1.0
         return sum(w for n, w in weights.items() if corpus.df(n) > 0) / total
+
+
+def _runners_up(top: Candidate, eligible: list[Candidate]) -> Iterator[Candidate]:
+    """The eligible sentences after the best one, in their order, that the reader scores at least
+    `_OTHER_SHARE` of it (the sentences that repeat the best one left out)."""
+    twins = {d.key for d in top.corroborating}
+    for c in eligible:
+        if c.key == top.key or c.key in twins:
+            continue
+        if c.score < _OTHER_SHARE * top.score:
+            return
+        yield c
