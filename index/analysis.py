@@ -23,7 +23,7 @@ import json
 import threading
 from typing import Any
 
-SCHEMA = 3
+SCHEMA = 4
 
 
 class Analyzer:

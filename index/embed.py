@@ -22,12 +22,15 @@ takes a core from one of them; two single-threaded forwards do not wait on each 
 sentences (2 cores): 7.1 s against `SentenceTransformer.encode`'s 8.5 s alone, and 10–11 s against 13–17 s
 beside the writer thread's parse of the same sentences. Without the graph, large batches go to
 `SentenceTransformer.encode` as they are.
-Questions (the cached path: `encode_cached`) run the graph under bfloat16 autocast where the CPU computes
-bfloat16 natively (`avx512_bf16` or `amx_bf16`): eight questions in one forward take 46 ms against 76 ms
-in float32 on one thread (2 x AMD EPYC with avx512_bf16), and their vectors keep a cosine of at least 0.99998
-to float32 on the news dev questions, so retrieval and scoring see the same neighbours. Indexing stays in
-float32 (what `SentenceTransformer.encode` computes); a CPU without native bfloat16, whose emulation is
-slower than float32, or a probe that disagrees by more than `_BF16_MIN_COSINE`, keeps float32 throughout.
+The graph runs under bfloat16 autocast where the CPU computes bfloat16 natively (`avx512_bf16` or
+`amx_bf16`), for questions and for indexing alike: eight questions in one forward take 46 ms against
+76 ms in float32 on one thread (2 x AMD EPYC with avx512_bf16), and a stream's batches of 64 corpus
+sentences 8.1 s against 14.2 s for 2,000 sentences; the vectors keep a cosine of at least 0.99997 to
+float32 (the news dev questions, 2,000 generated sentences), so retrieval and scoring see the same
+neighbours. Indexing in bfloat16 is what lets it keep pace with a raw float32 `SentenceTransformer.encode`
+while spaCy parses the same sentences beside it. A CPU without native bfloat16, whose emulation is slower
+than float32, or a probe that disagrees by more than `_BF16_MIN_COSINE`, keeps float32 throughout, and so
+does an `Embedder(bf16=False)` (`make train`: its artifact must not depend on the CPU it ran on).
 `torch.jit.trace` is deprecated in favour of `torch.compile`/`torch.export`, which either compile for
 minutes or run their graphs in Python; it is still in the pinned torch.
 """
@@ -52,6 +55,7 @@ from index.batching import Batcher
 
 log = logging.getLogger("verity")
 _GRAPH_MAX = 16  # texts per call up to which the traced graph runs (a query, a batch of questions)
+Batch = tuple[torch.Tensor, torch.Tensor, torch.Tensor]  # token ids, attention mask, token types
 _BF16_MIN_COSINE = 0.9995  # of a question's bfloat16 vector to its float32 one, checked on probes when built
 _STREAM_NICE = 10  # an embedding stream's nice value: CFS gives a nice-0 thread ~9x its share of a core
 
@@ -93,8 +97,8 @@ class Embedder:
     """Normalised embeddings, with a bounded cache for the short texts (sentences, questions) seen again.
 
     `streams`: the single-threaded forwards a large batch runs at once (0: one per core; 1: one forward
-    on torch's threads, `SentenceTransformer.encode` itself). `bf16`: questions in bfloat16 where it pays
-    (the server); `make train` keeps float32, so its artifact does not depend on the CPU it ran on."""
+    on torch's threads, `SentenceTransformer.encode` itself). `bf16`: the graph in bfloat16 where it pays
+    (the server, the indexer); `make train` keeps float32, so its artifact does not depend on the CPU."""
 
     def __init__(
         self, model: str | None = None, batch_size: int = 64, cache_size: int = 50_000, streams: int = 0,
@@ -121,44 +125,55 @@ class Embedder:
     def dimension(self) -> int:
         return int(self.encode(["dimension probe"]).shape[1])
 
-    def encode(self, texts: list[str]) -> np.ndarray:
-        """Embed without caching (indexing): rows are L2-normalised float32 vectors."""
+    def encode(self, texts: list[str], started: Callable[[], None] | None = None) -> np.ndarray:
+        """Embed without caching (indexing): rows are L2-normalised float32 vectors, computed in bfloat16
+        where it pays (see above). `started`, if given, is called once a large batch is tokenised and its
+        forwards run (they hold no GIL from then on: see `_Batches`)."""
         if not texts:
             return np.zeros((0, 384), dtype=np.float32)
         graph = self.query_graph()
+        low = graph is not None and self.bf16 and graph.bf16
         if graph is not None and len(texts) <= _GRAPH_MAX:
-            return graph(texts)
+            return graph(texts, low_precision=low)
         if graph is not None and self.streams > 1:
-            return self.encode_streams(graph, texts)
+            return self.encode_streams(graph, texts, low_precision=low, started=started)
         return self.encode_eager(texts)
 
     def _encode_query(self, texts: list[str]) -> np.ndarray:
-        """Questions and other short texts of a request: the graph in bfloat16 where it pays (see above)."""
-        graph = self.query_graph()
-        if graph is not None and len(texts) <= _GRAPH_MAX:
-            return graph(texts, low_precision=self.bf16 and graph.bf16)
+        """Questions and other short texts of a request: the same as `encode`, for the `Batcher`."""
         return self.encode(texts)
 
-    def encode_streams(self, graph: _QueryGraph, texts: list[str]) -> np.ndarray:
+    def encode_streams(
+        self, graph: _QueryGraph, texts: list[str], low_precision: bool = False,
+        started: Callable[[], None] | None = None,
+    ) -> np.ndarray:  # fmt: skip
         """Length-sorted batches of `batch_size` through `graph`, `streams` single-threaded forwards at
         once (see the module docstring); rows in the order of `texts`."""
         size = self.llama.embed_batch_size
         order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))  # as SentenceTransformer sorts
         batches = [order[i : i + size] for i in range(0, len(order), size)]
+        tokens = [graph.tokenize([texts[i] for i in batch]) for batch in batches]
+        workers = min(self.streams, len(batches))
+        shares = [list(range(w, len(batches), workers)) for w in range(workers)]  # long and short alike
         with self._streams_lock:
             before = torch.get_num_threads()
             if before != 1:
                 torch.set_num_threads(1)
             try:
-                workers = min(self.streams, len(batches))
                 with ThreadPoolExecutor(workers, "verity-embed", initializer=_yield_to_others) as pool:
-                    parts = list(pool.map(lambda batch: graph([texts[i] for i in batch]), batches))
+                    running = pool.map(
+                        lambda share: graph.run([tokens[b] for b in share], low_precision), shares
+                    )
+                    if started is not None:
+                        started()
+                    done = list(running)
             finally:
                 if before != 1:
                     torch.set_num_threads(before)
-        out = np.empty((len(texts), parts[0].shape[1]), dtype=np.float32)
-        for batch, part in zip(batches, parts, strict=True):
-            out[batch] = part
+        out = np.empty((len(texts), done[0][0].shape[1]), dtype=np.float32)
+        for share, parts in zip(shares, done, strict=True):
+            for b, part in zip(share, parts, strict=True):
+                out[batches[b]] = part
         return out
 
     def encode_eager(self, texts: list[str]) -> np.ndarray:
@@ -218,19 +233,29 @@ class _QueryGraph:
         self.tokenizer = tokenizer
         self.max_length = max_length
         self.graph = graph
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # the deprecation warning is about this call (see above)
+            self.batches = torch.jit.script(_Batches(graph))
         self.bf16 = False  # questions under bfloat16 autocast (set by `build` where it pays)
         self._tokenizer_lock = threading.Lock()  # a fast tokenizer is not for two threads at once
 
     def __call__(self, texts: list[str], low_precision: bool = False) -> np.ndarray:
+        return self.run([self.tokenize(texts)], low_precision)[0]
+
+    def tokenize(self, texts: list[str]) -> Batch:
         with self._tokenizer_lock:
             batch = self.tokenizer(
                 texts, padding=True, truncation=True, max_length=self.max_length, return_tensors="pt"
             )
         ids, mask = batch["input_ids"], batch["attention_mask"]
         types = batch.get("token_type_ids")
+        return ids, mask, types if types is not None else torch.zeros_like(ids)
+
+    def run(self, batches: list[Batch], low_precision: bool = False) -> list[np.ndarray]:
+        """Tokenised batches through the graph in one call: the whole run holds no GIL (see `_Batches`)."""
         with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=low_precision):
-            out = self.graph(ids, mask, types if types is not None else torch.zeros_like(ids))
-        return np.asarray(out.float().numpy(), dtype=np.float32)
+            outs = self.batches(batches) if len(batches) > 1 else [self.graph(*batches[0])]
+        return [np.asarray(out.float().numpy(), dtype=np.float32) for out in outs]
 
     @classmethod
     def build(cls, st: Any, eager: Any) -> _QueryGraph | None:
@@ -272,6 +297,27 @@ def _native_bf16() -> bool:
     except OSError:  # pragma: no cover - not Linux
         return False
     return "avx512_bf16" in flags or "amx_bf16" in flags
+
+
+class _Batches(torch.nn.Module):
+    """The traced graph over a list of batches, scripted: one call from Python runs them all.
+
+    A TorchScript call takes the GIL to start and to return, and not while it runs. Per batch that is a
+    few hand-offs a second, each of which can wait: the embedded Chroma client holds the GIL for the whole
+    of a write (its Rust upsert does not release it), so while the indexer's writer stored a group, the
+    forwards embedding the next one stood still after each batch (2,000 sentences: 6 s alone, 129 s
+    beside a thread writing to Chroma). A stream's share of a group in one call runs through the writes
+    (4.0 s alone, 6.6 s beside the same writer, which takes CPU of its own)."""
+
+    def __init__(self, graph: Any) -> None:
+        super().__init__()
+        self.graph = graph
+
+    def forward(self, batches: list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]) -> list[torch.Tensor]:
+        out: list[torch.Tensor] = []
+        for ids, mask, types in batches:
+            out.append(self.graph(ids, mask, types))
+        return out
 
 
 class _MeanPooled(torch.nn.Module):

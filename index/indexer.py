@@ -13,20 +13,28 @@ two threads:
   atomically replaces its previous version (see `ChromaStore.put_documents`) — and looks its passages up
   for near-duplicates, while the model embeds the next group.
 
-The model and the parse are the cost, about two to one in CPU time on news sentences. Against a Chroma
-server the writes are network waits; the embedded client's Rust calls hold the GIL, so what counts is
-that they are few and large (a write call costs ~20 ms whatever its size).
+The model and the parse are the cost, about two to one in CPU time on news sentences. A sentence met
+again in the same run (wire copy carried by several outlets, a boilerplate line, a templated page) is
+embedded and parsed once: each thread keeps what it computed for the last `_MEMO` distinct sentence texts
+(`_Memo`), so only texts it has not seen reach the model or spaCy. Both are deterministic, so a repeat
+gets exactly what computing it again would give. Against a Chroma server the writes are network waits;
+the embedded client's Rust calls hold the GIL, so what counts is that they are few and large (a write
+call costs ~20 ms whatever its size).
 """
 
 from __future__ import annotations
 
+import functools
 import logging
 import queue
+import sys
 import threading
 import time
-from collections.abc import Collection, Iterable, Iterator
+from collections import OrderedDict
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
 
 import numpy as np
 from tqdm import tqdm
@@ -41,7 +49,9 @@ from index.store import ChromaStore, Version, content_hash
 
 log = logging.getLogger("verity")
 _GROUP = 2048  # passages embedded (one model call) and written (one batch of writes) per round
+_MEMO = 32_768  # distinct sentence texts whose vector (and, on the writer, parse) a run keeps for reuse
 
+T = TypeVar("T")
 Item = tuple[Document, str, list[Passage]]  # a document to write, its content hash, its passages
 
 
@@ -103,12 +113,15 @@ def index_documents(
     total = sum(len(p) for _, _, p in todo)
     bar = tqdm(total=total, unit="passage", desc="indexing", disable=not progress or total == 0)
     writer = _Writer(store, analyzer, duplicate_threshold, summary, bar, {doc.id for doc, _, _ in todo})
+    embed: _Memo[np.ndarray] = _Memo(lambda texts, started: list(embedder.encode(texts, started=started)))
     try:
-        for group in _groups(todo, _GROUP):
+        for number, group in enumerate(_groups(todo, _GROUP), start=1):
             vectors: Future[np.ndarray] = Future()
             try:  # the writer parses the group's sentences while the model embeds them
-                writer.submit(group, vectors)  # waits while the writer is one group behind
-                vectors.set_result(embedder.encode(_texts(group)))
+                writer.submit(group, vectors, number)  # waits while the writer is one group behind
+                rows = embed(_texts(group), started=functools.partial(writer.open, number))
+                writer.open(number)  # (when the model had nothing to embed)
+                vectors.set_result(np.stack(rows) if rows else np.zeros((0, 384), dtype=np.float32))
             except BaseException as exc:  # the writer must not wait for vectors that never come
                 vectors.set_exception(exc)
                 raise
@@ -122,6 +135,31 @@ def index_documents(
 
 def _texts(group: list[Item]) -> list[str]:
     return [s.text for _, _, passages in group for p in passages for s in p.sentences]
+
+
+class _Memo(Generic[T]):
+    """`compute` over a list of texts, each distinct text computed once: what it gave for the last `size`
+    distinct texts is kept (least recently used dropped first). One thread's: no lock."""
+
+    def __init__(self, compute: Callable[..., Sequence[T]], size: int = _MEMO) -> None:
+        self.compute = compute
+        self.size = size
+        self.kept: OrderedDict[str, T] = OrderedDict()
+
+    def __call__(self, texts: list[str], **options: Any) -> list[T]:
+        """The results for `texts`, in order; `options` go to `compute` when it runs."""
+        found: dict[str, T] = {}
+        for text in dict.fromkeys(texts):
+            if text in self.kept:
+                self.kept.move_to_end(text)
+                found[text] = self.kept[text]
+        fresh = [text for text in dict.fromkeys(texts) if text not in found]
+        if fresh:
+            found.update(zip(fresh, self.compute(fresh, **options), strict=True))
+            self.kept.update((text, found[text]) for text in fresh)
+            while len(self.kept) > self.size:
+                self.kept.popitem(last=False)
+        return [found[text] for text in texts]
 
 
 def _groups(todo: list[Item], size: int) -> Iterator[list[Item]]:
@@ -176,17 +214,32 @@ class _Writer:
         self.written: set[str] = set()  # passage ids this run wrote (without duplicates)
         self.found: dict[str, set[str]] = {}  # passage id -> its near-duplicates found by this run
         self.error: BaseException | None = None
-        self._queue: queue.Queue[tuple[list[Item], Future[np.ndarray]] | None] = queue.Queue(maxsize=1)
+        self._queue: queue.Queue[tuple[list[Item], Future[np.ndarray], int] | None] = queue.Queue(maxsize=1)
         self._cancelled = threading.Event()
+        self._opened = 0  # the groups (numbered from 1) whose writes may start: see `open`
+        self._gate = threading.Condition()
+        self._analyse: _Memo[str] = _Memo(analyzer.analyse)
         self._thread = threading.Thread(target=self._run, name="verity-index-writer", daemon=True)
         self._thread.start()
 
-    def submit(self, group: list[Item], vectors: Future[np.ndarray]) -> None:
+    def submit(self, group: list[Item], vectors: Future[np.ndarray], number: int) -> None:
         self._raise_if_failed()
-        self._queue.put((group, vectors))
+        self._queue.put((group, vectors, number))
+
+    def open(self, number: int) -> None:
+        """The model has started on group `number`: the writes of the groups before it may run.
+
+        A group is stored once the next one's forwards run, not as soon as its own vectors are there:
+        the embedded Chroma client holds the GIL through a whole write, and the model's next group is
+        tokenised (Python, GIL) right after the previous one is embedded, so a write started then held
+        the model up for as long as it lasted (about a core idle for the length of every write)."""
+        with self._gate:
+            self._opened = max(self._opened, number)
+            self._gate.notify_all()
 
     def finish(self) -> None:
         """Wait until every submitted group is written; raise the writer's error, if any."""
+        self.open(sys.maxsize)
         self._queue.put(self._DONE)
         self._thread.join()
         self._raise_if_failed()
@@ -196,6 +249,7 @@ class _Writer:
         if not self._thread.is_alive():
             return
         self._cancelled.set()
+        self.open(sys.maxsize)
         while True:  # drop what waits, so the writer sees the end right after its current group
             try:
                 self._queue.get_nowait()
@@ -217,9 +271,11 @@ class _Writer:
             except BaseException as exc:  # noqa: BLE001 - handed to the caller's thread
                 self.error = exc
 
-    def _write(self, group: list[Item], embedded: Future[np.ndarray]) -> None:
-        analyses = self.analyzer.analyse(_texts(group))
+    def _write(self, group: list[Item], embedded: Future[np.ndarray], number: int) -> None:
+        analyses = self._analyse(_texts(group))
         sentence_vectors = embedded.result()
+        with self._gate:
+            self._gate.wait_for(lambda: self._opened > number)
         batch = []
         at = 0
         for doc, digest, passages in group:

@@ -104,7 +104,8 @@ def index_worker(corpus_dir: Path, data: Path, sample: int = 0) -> dict[str, Any
     settings = Settings(data_dir=data, corpus_dir=corpus_dir, _env_file=None)  # type: ignore[call-arg]
     verity = Verity(settings)
     spp = settings.sentences_per_passage
-    texts = [s.text for d in documents for p in split_passages(d, spp) for s in p.sentences]
+    sentences = [s.text for d in documents for p in split_passages(d, spp) for s in p.sentences]
+    texts = list(dict.fromkeys(sentences))  # what the indexer embeds: each distinct sentence once
     model = verity.embedder.llama._model  # the loaded SentenceTransformer, called directly for "raw"
     batch = settings.embed_batch_size
     verity.embedder.encode(texts[:256])  # a warm model for both measurements: first batches run slow
@@ -122,20 +123,20 @@ def index_worker(corpus_dir: Path, data: Path, sample: int = 0) -> dict[str, Any
     spent = {"encode": 0.0, "parse": 0.0}
     encode, analyse = verity.embedder.encode, verity.analyzer.analyse
 
-    def timed(name: str, fn: Callable[[list[str]], Any]) -> Callable[[list[str]], Any]:
-        def wrapper(batch_texts: list[str]) -> Any:
+    def timed(name: str, fn: Callable[..., Any]) -> Callable[..., Any]:
+        def wrapper(batch_texts: list[str], **options: Any) -> Any:
             if name == "encode":
                 embedded.extend(batch_texts)
             t = time.perf_counter()
             try:
-                return fn(batch_texts)
+                return fn(batch_texts, **options)
             finally:
                 spent[name] += time.perf_counter() - t
 
         return wrapper
 
-    verity.embedder.encode = timed("encode", encode)  # type: ignore[method-assign,assignment]
-    verity.analyzer.analyse = timed("parse", analyse)  # type: ignore[method-assign,assignment]
+    verity.embedder.encode = timed("encode", encode)  # type: ignore[method-assign]
+    verity.analyzer.analyse = timed("parse", analyse)  # type: ignore[method-assign]
     load_before, t, cpu = os.getloadavg(), time.perf_counter(), _cpu()
     summary = verity.index(documents, prune=True, progress=False)
     seconds, index_cpu, load_after = time.perf_counter() - t, _cpu() - cpu, os.getloadavg()
@@ -148,7 +149,8 @@ def index_worker(corpus_dir: Path, data: Path, sample: int = 0) -> dict[str, Any
         "passages": summary.passages,
         "duplicates": summary.duplicates,
         "sentences": n,
-        "same_texts": sorted(embedded) == sorted(texts),
+        "same_texts": set(embedded) == set(texts),
+        "repeated_sentences": len(sentences) - len(texts),
         "load_seconds": load_seconds,
         "index_seconds": seconds,
         "index_rate": n / seconds,

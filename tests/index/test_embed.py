@@ -47,26 +47,49 @@ def test_a_large_batch_runs_as_single_threaded_low_priority_streams_in_the_order
 
     graph = embedder.query_graph()
     assert graph is not None
-    seen: list[tuple[str, int, int, int]] = []
-    run = type(graph).__call__
+    seen: list[tuple[str, int, int, list[int]]] = []
+    run = type(graph).run
 
-    def spy(self: _QueryGraph, texts: list[str]) -> np.ndarray:
+    def spy(self: _QueryGraph, batches: list, low_precision: bool = False) -> list[np.ndarray]:  # type: ignore[type-arg]
         nice = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
-        seen.append((threading.current_thread().name, torch.get_num_threads(), nice, len(texts)))
-        return run(self, texts)
+        sizes = [len(ids) for ids, _, _ in batches]
+        seen.append((threading.current_thread().name, torch.get_num_threads(), nice, sizes))
+        return run(self, batches, low_precision)
 
-    monkeypatch.setattr(type(graph), "__call__", spy)
+    monkeypatch.setattr(type(graph), "run", spy)
     monkeypatch.setattr(embedder, "streams", 2)
     texts = [f"{t} ({i})" for i in range(30) for t in TEXTS]  # 150 texts: 3 batches of 64 at most
     threads_before = torch.get_num_threads()
-    got = embedder.encode(texts)
+    started: list[int] = []
+    got = embedder.encode(texts, started=lambda: started.append(len(seen)))
     assert torch.get_num_threads() == threads_before  # put back
-    assert sorted(n for *_, n in seen) == [22, 64, 64]  # length-sorted batches of `embed_batch_size`
+    assert started and started[0] <= 2  # called once the streams were handed their batches
+    # one call per stream, each with its share of the length-sorted batches of `embed_batch_size`
+    assert sorted(n for *_, sizes in seen for n in sizes) == [22, 64, 64] and len(seen) == 2
     assert {name.startswith("verity-embed") for name, *_ in seen} == {True}
     assert {threads for _, threads, _, _ in seen} == {1}
     assert min(nice for _, _, nice, _ in seen) >= 10
     assert len({name for name, *_ in seen}) == 2  # two streams at once
-    np.testing.assert_allclose(got, embedder.encode_eager(texts), atol=2e-5)  # rows in the given order
+    want = embedder.encode_eager(texts)  # rows in the given order, in bfloat16 where the CPU has it
+    assert float((got * want).sum(axis=1).min()) > 0.9995
+    exact = Embedder(bf16=False)
+    monkeypatch.setattr(exact, "streams", 2)
+    np.testing.assert_allclose(exact.encode(texts), want, atol=2e-5)
+
+
+def test_a_share_of_batches_runs_in_one_scripted_call(
+    embedder: Embedder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    graph = embedder.query_graph()
+    assert graph is not None
+    batches = [graph.tokenize([f"{t} <{i}>" for t in TEXTS * 12]) for i in range(3)]
+    calls: list[int] = []
+    scripted = graph.batches
+    monkeypatch.setattr(graph, "batches", lambda b: calls.append(len(b)) or scripted(b))
+    got = graph.run(batches)
+    assert calls == [3]  # one call into TorchScript for all three: it takes the GIL once, not per batch
+    for batch, vectors in zip(batches, got, strict=True):
+        np.testing.assert_allclose(vectors, graph.run([batch])[0], atol=1e-6)
 
 
 @pytest.mark.parametrize("size", [1, 3, len(TEXTS), _GRAPH_MAX])
@@ -78,7 +101,9 @@ def test_the_graph_matches_sentence_transformers(embedder: Embedder, size: int) 
     want = embedder.encode_eager(texts)
     assert got.shape == want.shape == (size, 384)
     np.testing.assert_allclose(got, want, atol=2e-5)
-    np.testing.assert_allclose(embedder.encode(texts), want, atol=2e-5)  # encode routes small batches
+    exact = Embedder(bf16=False)
+    np.testing.assert_allclose(exact.encode(texts), want, atol=2e-5)  # encode routes small batches
+    assert float((embedder.encode(texts) * want).sum(axis=1).min()) > 0.9995  # bfloat16 where it pays
 
 
 def test_questions_in_bfloat16_keep_the_direction_of_their_float32_vectors(embedder: Embedder) -> None:
@@ -147,25 +172,25 @@ def test_limit_threads_sets_every_pool_and_puts_the_previous_limits_back() -> No
     assert [p["num_threads"] for p in threadpool_info()] == pools_before
 
 
-def test_a_failing_batch_stops_the_streams_without_running_the_rest(
+def test_a_failing_stream_fails_the_call_and_puts_the_threads_back(
     embedder: Embedder, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     graph = embedder.query_graph()
     assert graph is not None
     calls = 0
-    run = type(graph).__call__
+    run = type(graph).run
 
-    def failing_first(self: _QueryGraph, texts: list[str]) -> np.ndarray:
+    def failing_first(self: _QueryGraph, batches: list, low_precision: bool = False) -> list[np.ndarray]:  # type: ignore[type-arg]
         nonlocal calls
         calls += 1
         if calls == 1:
             raise RuntimeError("forward failed")
-        return run(self, texts)
+        return run(self, batches, low_precision)
 
-    monkeypatch.setattr(type(graph), "__call__", failing_first)
+    monkeypatch.setattr(type(graph), "run", failing_first)
     monkeypatch.setattr(embedder, "streams", 2)
     threads_before = torch.get_num_threads()
     with pytest.raises(RuntimeError, match="forward failed"):
-        embedder.encode([f"sentence number {i}" for i in range(64 * 12)])  # 12 batches
-    assert calls <= 4  # the failure ends the call; the batches not yet started never run
+        embedder.encode([f"sentence number {i}" for i in range(64 * 12)])  # 12 batches, 6 a stream
+    assert calls <= 2  # one call a stream, each with its whole share (one not yet started is cancelled)
     assert torch.get_num_threads() == threads_before

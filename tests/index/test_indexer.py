@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import replace
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from index.documents import Document
@@ -174,15 +175,93 @@ def test_the_writer_parses_a_group_while_the_model_embeds_it(
         parsing.set()
         return analyse(texts)
 
-    def embed_once_parsing(texts: list[str]) -> object:
+    def embed_once_parsing(texts: list[str], **options: object) -> object:
         assert parsing.wait(timeout=20), "the group's parse waited for its embedding"
-        return encode(texts)
+        return encode(texts, **options)  # type: ignore[arg-type]
 
     monkeypatch.setattr(verity.analyzer, "analyse", spy)
     monkeypatch.setattr(verity.embedder, "encode", embed_once_parsing)
     docs = [_article(n) for n in range(3)]  # one group
     summary = index_documents(docs, store, verity.embedder, verity.analyzer, progress=False)
     assert summary.written == 3 and store.document_digests() == {d.id: content_hash(d) for d in docs}
+
+
+def test_a_group_is_written_once_the_model_has_started_on_the_next(
+    store: ChromaStore, verity: Verity, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import time
+
+    import index.indexer as indexer
+
+    monkeypatch.setattr(indexer, "_GROUP", 6)
+    events: list[tuple[str, int]] = []
+    encode, put = verity.embedder.encode, ChromaStore.put_documents
+    embedded = 0
+
+    def spy_encode(texts: list[str], **options: object) -> object:
+        nonlocal embedded
+        embedded += 1
+        time.sleep(0.2)  # the model's Python work before its forwards run (tokenising): the writer waits
+        events.append(("embed", embedded))
+        return encode(texts, **options)  # type: ignore[arg-type]
+
+    def spy_put(self: ChromaStore, batch: list) -> list[list[str]]:  # type: ignore[type-arg]
+        events.append(("write", len([e for e in events if e[0] == "write"]) + 1))
+        return put(self, batch)
+
+    monkeypatch.setattr(verity.embedder, "encode", spy_encode)
+    monkeypatch.setattr(ChromaStore, "put_documents", spy_put)
+    docs = [_article(n) for n in range(12)]
+    summary = index_documents(docs, store, verity.embedder, verity.analyzer, progress=False)
+    assert summary.written == 12 and store.document_digests() == {d.id: content_hash(d) for d in docs}
+    groups = embedded
+    assert groups >= 3 and len([e for e in events if e[0] == "write"]) == groups
+    for number in range(1, groups):  # the embedded Chroma client holds the GIL through a write
+        assert events.index(("embed", number + 1)) < events.index(("write", number)), events
+
+
+def test_a_sentence_met_again_is_embedded_and_parsed_once(
+    store: ChromaStore, verity: Verity, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import index.indexer as indexer
+
+    monkeypatch.setattr(indexer, "_GROUP", 4)  # the repeats fall in other groups too
+    wire = "The agency said the figures would be revised next month."
+    docs = [
+        Document(id=f"w{n}", title=f"Report {n}", text=f"Output rose {n} percent in the quarter. {wire}\n\n"
+                 f"Analysts had expected a smaller rise. {wire}")
+        for n in range(6)
+    ]  # fmt: skip
+    seen: dict[str, list[str]] = {"embed": [], "parse": []}
+    encode, analyse = verity.embedder.encode, verity.analyzer.analyse
+
+    def spy_encode(texts: list[str], **options: object) -> object:
+        seen["embed"].extend(texts)
+        return encode(texts, **options)  # type: ignore[arg-type]
+
+    def spy_analyse(texts: list[str]) -> list[str]:
+        seen["parse"].extend(texts)
+        return analyse(texts)
+
+    monkeypatch.setattr(verity.embedder, "encode", spy_encode)
+    monkeypatch.setattr(verity.analyzer, "analyse", spy_analyse)
+    index_documents(docs, store, verity.embedder, verity.analyzer, progress=False)
+    sentences = [s.text for d in docs for p in split_passages(d) for s in p.sentences]
+    assert sentences.count(wire) == 12
+    for texts in seen.values():
+        assert sorted(texts) == sorted(set(sentences))  # each distinct sentence once
+    passages = {sp.id: sp.passage for sp in store.iter_passages()}
+    records = store.sentence_records(passages)
+    repeats = [
+        records[f"{pid}:{i:02d}"]
+        for pid, p in passages.items()
+        for i, s in enumerate(p.sentences)
+        if s.text == wire
+    ]
+    assert len(repeats) == 12  # stored with every passage that has it, the same vector and analysis
+    assert all(
+        np.array_equal(r.vector, repeats[0].vector) and r.analysis == repeats[0].analysis for r in repeats
+    )
 
 
 def test_a_failing_write_stops_indexing_and_leaves_only_whole_documents(
@@ -231,12 +310,12 @@ def test_a_failing_embedding_stops_the_writer_after_what_it_was_given(
     encode = verity.embedder.encode
     calls = 0
 
-    def failing(texts: list[str]) -> object:
+    def failing(texts: list[str], **options: object) -> object:
         nonlocal calls
         calls += 1
         if calls == 3:
             raise KeyboardInterrupt
-        return encode(texts)
+        return encode(texts, **options)  # type: ignore[arg-type]
 
     monkeypatch.setattr(verity.embedder, "encode", failing)
     with pytest.raises(KeyboardInterrupt):
