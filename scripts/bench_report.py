@@ -680,21 +680,20 @@ def _close_indexing(r: dict[str, Any]) -> list[str]:
             f"{1 / in_model / i['raw_rate']:.0%} of its raw speed"
         )
     return [
-        f"Where the time goes: {'; '.join(parts)}. The parse and the writes are off the model's path "
-        "already: a writer thread parses each group while the model embeds it, then stores it (one batch "
-        "of Chroma writes, each document still atomic) and looks it up for near-duplicates while the "
-        "model embeds the next group, and the BM25 index is rebuilt by the next query rather than inside "
-        "indexing. But they share the cores with it: the model runs one single-threaded, low-priority "
-        "forward per core and takes what the writer leaves, and chromadb's embedded client holds the GIL "
-        "for the whole of an upsert (a 2.4 s hold within a 2.9 s write, measured while tuning), so a "
-        "forward that ends meanwhile waits to return; those waits are counted in the model share, which "
-        "is why the share is near 100% while the forward runs slower than raw. "
-        "Chroma's own cost is about 1 ms per passage written and 0.35 ms for the near-duplicate lookup "
-        "and update, against 8.5–10 ms to encode; short runs also pay the first batches' warm-up, which "
-        "the raw encode (measured after, on the warm model) does not. What would close it: against a "
-        "Chroma server (`VERITY_CHROMA_URL`) the writes are network waits and overlap in full; on the "
-        "embedded store, writing all groups at the end of a run at the cost of memory (every vector held "
-        "until then), or in a separate process.",
+        f"Where the time goes: {'; '.join(parts)}. A writer thread parses each group (spaCy, one "
+        "core) while the model embeds it, then stores it and looks its passages up for near-duplicates "
+        "once the model has started on the next group: chromadb's embedded client holds the GIL through "
+        "a whole upsert, so a write begun while the model's next group was being tokenised held it up "
+        "for as long as the write lasted, and each stream now runs its share of a group in one scripted "
+        "TorchScript call that takes the GIL only to start and to return. Each distinct sentence is "
+        "embedded and parsed once a run (the generated corpus repeats its template sentences: about "
+        "half are repeats; the news corpus 2%), and the forwards run in bfloat16 where the CPU has it. "
+        "What is left is the writer's share of the same two cores: where the model took less than all of "
+        "the indexing time, it waited for the writer (the parse of a group plus its Chroma writes and "
+        "near-duplicate lookups, which grow with the store), and where it ran below its raw speed the "
+        "writer's work took part of its cores. What would close it at 100k passages: a cheaper parse "
+        "(spaCy's NER is half of it), the near-duplicate lookups batched against a smaller candidate set, "
+        "or, against a Chroma server (`VERITY_CHROMA_URL`), writes that are network waits.",
         "",
     ]
 
