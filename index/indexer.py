@@ -9,17 +9,18 @@ two threads:
   answerer's sentence scoring). The call runs one single-threaded, low-priority forward per core
   (`Embedder.encode_streams`), so the writer takes a core whenever it wants one and the model the rest;
 - the writer thread: parses the same group's sentences with spaCy (`nlp.pipe`, `index/analysis.py`)
-  while they are embedded, then stores the group — a few large Chroma writes in which every document
-  atomically replaces its previous version (see `ChromaStore.put_documents`) — and looks its passages up
-  for near-duplicates, while the model embeds the next group.
+  while they are embedded, then, once the model has started on the next group (`_Writer.open`), stores
+  the group — a few large Chroma writes in which every document atomically replaces its previous version
+  (see `ChromaStore.put_documents`) — and looks its passages up for near-duplicates, while the model
+  embeds the next group.
 
 The model and the parse are the cost, about two to one in CPU time on news sentences. A sentence met
 again in the same run (wire copy carried by several outlets, a boilerplate line, a templated page) is
 embedded and parsed once: each thread keeps what it computed for the last `_MEMO` distinct sentence texts
-(`_Memo`), so only texts it has not seen reach the model or spaCy. Both are deterministic, so a repeat
-gets exactly what computing it again would give. Against a Chroma server the writes are network waits;
-the embedded client's Rust calls hold the GIL, so what counts is that they are few and large (a write
-call costs ~20 ms whatever its size).
+(`_Memo`), so only texts it has not seen reach the model or spaCy. A repeat gets what computing it again
+would give, up to the rounding of the batch its vector was computed in. Against a Chroma server the
+writes are network waits; the embedded client's Rust calls hold the GIL, so what counts is that they are
+few and large (a write call costs ~20 ms whatever its size).
 """
 
 from __future__ import annotations
