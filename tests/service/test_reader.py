@@ -365,3 +365,15 @@ def test_a_best_sentence_naming_nothing_asked_for_is_followed_by_the_runner_up(v
     assert composition.best is top and not composition.disagreements
     alone = verity.composer.compose(question, [top, low], corpus)
     assert [c.passage.document_id for c in alone.sentences] == ["a"]
+
+
+def test_a_sentences_entities_are_read_once_and_kept_on_its_parse(verity: Verity) -> None:
+    from service.answering.reader import _entities
+
+    doc = verity.parser.sentence("Michelle Yeoh won the award in Los Angeles on Tuesday, her studio said.")
+    ents = _entities(doc)
+    assert [(e.text, e.label_, e.start, e.end) for e in ents] == [
+        (e.text, e.label_, e.start, e.end) for e in doc.ents
+    ]
+    assert {"Michelle Yeoh", "Los Angeles"} <= {e.text for e in ents}
+    assert _entities(verity.parser.sentence(doc.text)) is ents  # the cached parse keeps them
