@@ -114,7 +114,7 @@ class Embedder:
         self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
         self._cache_size = cache_size
         self._lock = threading.Lock()
-        self._batcher: Batcher[np.ndarray] = Batcher(lambda texts: list(self._encode_query(texts)))
+        self._batcher: Batcher[np.ndarray] = Batcher(lambda texts: list(self.encode(texts)))
         self._graph: _QueryGraph | None = None
         self._graph_tried = False
         self._graph_lock = threading.Lock()
@@ -139,10 +139,6 @@ class Embedder:
         if graph is not None and self.streams > 1:
             return self.encode_streams(graph, texts, low_precision=low, started=started)
         return self.encode_eager(texts)
-
-    def _encode_query(self, texts: list[str]) -> np.ndarray:
-        """Questions and other short texts of a request: the same as `encode`, for the `Batcher`."""
-        return self.encode(texts)
 
     def encode_streams(
         self, graph: _QueryGraph, texts: list[str], low_precision: bool = False,

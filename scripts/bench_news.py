@@ -150,7 +150,7 @@ def index_worker(corpus_dir: Path, data: Path, sample: int = 0) -> dict[str, Any
         "duplicates": summary.duplicates,
         "sentences": n,
         "same_texts": set(embedded) == set(texts),
-        "repeated_sentences": len(sentences) - len(texts),
+        "all_sentences": len(sentences),
         "load_seconds": load_seconds,
         "index_seconds": seconds,
         "index_rate": n / seconds,

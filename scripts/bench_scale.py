@@ -73,9 +73,8 @@ def index(passages: int, root: Path, encode_sample: int, seed: int) -> dict[str,
     documents = load_documents(root / "corpus")
     verity = Verity(settings(root))
     model_mib = rss_mib()
-    spp = verity.settings.sentences_per_passage
-    texts = [p.text for d in documents for p in split_passages(d, spp)]
-    all_sentences = sum(len(p.sentences) for d in documents for p in split_passages(d, spp))
+    pieces = [p for d in documents for p in split_passages(d, verity.settings.sentences_per_passage)]
+    texts = [p.text for p in pieces]
     verity.embedder.encode(texts[:256])  # a warm model for both measurements: first batches run slow
     encode_seconds = 0.0
     encode = verity.embedder.encode
@@ -111,7 +110,7 @@ def index(passages: int, root: Path, encode_sample: int, seed: int) -> dict[str,
         "encode_share": encode_seconds / seconds if seconds else 0.0,
         "index_rate": summary.passages / seconds,  # passages/s (the budget's estimate)
         "sentences": len(embedded),  # each distinct sentence text once (the indexer's memo)
-        "all_sentences": all_sentences,
+        "all_sentences": sum(len(p.sentences) for p in pieces),
         "sentence_rate": len(embedded) / seconds,  # sentences embedded per second of indexing
         "raw_sentences": len(sample),
         "raw_seconds": raw_seconds,
