@@ -19,8 +19,15 @@ different form of) these records, and is reported as needing `verity index` (see
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
+import queue
+import subprocess
+import sys
 import threading
+from concurrent.futures import Future
+from pathlib import Path
 from typing import Any
 
 SCHEMA = 4
@@ -32,6 +39,7 @@ class Analyzer:
     def __init__(self, model: str) -> None:
         import spacy
 
+        self.model = model
         try:
             self.nlp = spacy.load(model)
         except OSError as exc:  # pragma: no cover - depends on the environment
@@ -73,3 +81,83 @@ class Analyzer:
     def analyse(self, texts: list[str]) -> list[str]:
         """Parse and serialise: the stored analysis of each text."""
         return [self.dumps(doc) for doc in self.parse(texts)]
+
+
+class ParseWorker:
+    """`Analyzer.analyse` in a process of its own, for indexing runs of more than one group.
+
+    The parse and the indexer's Chroma writes both hold the GIL (spaCy's pipeline is Python between its
+    matrix products; the embedded Chroma client holds it through a whole write), so in one process they
+    take turns however many cores there are: at 100k passages the indexer's writer thread spent 279 s
+    parsing and 216 s writing, one after the other, while the model (which runs without the GIL) waited
+    for it. In a worker process the next group is parsed while this one is written. The worker loads
+    the same spaCy model, so its parses are the ones `Analyzer.analyse` gives; it costs a process start
+    and a model load (about two seconds), which a run of one group does not pay (`index_documents`).
+
+    A plain subprocess (`python -m index.analysis MODEL`, one JSON line per batch each way), not
+    `multiprocessing`: its spawned children import the parent's `__main__` script again (any script that
+    indexes without a `__main__` guard would index again in the child), and a fork would copy a process
+    running torch's and Chroma's threads.
+    """
+
+    def __init__(self, model: str) -> None:
+        root = str(Path(__file__).resolve().parents[1])
+        path = os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")]))
+        self._process = subprocess.Popen(
+            [sys.executable, "-m", "index.analysis", model],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, env={**os.environ, "PYTHONPATH": path},
+            text=True, encoding="utf-8",
+        )  # fmt: skip
+        self._jobs: queue.Queue[tuple[list[str], Future[list[str]]] | None] = queue.Queue()
+        self._thread = threading.Thread(target=self._run, name="verity-parse-worker", daemon=True)
+        self._thread.start()
+
+    def submit(self, texts: list[str]) -> Future[list[str]]:
+        """The analyses of `texts` (`Analyzer.analyse`), computed in the worker, batches in order."""
+        future: Future[list[str]] = Future()
+        self._jobs.put((texts, future))
+        return future
+
+    def close(self) -> None:
+        """Stop the worker once the batches submitted are done."""
+        self._jobs.put(None)
+        self._thread.join()
+        try:
+            self._process.wait(timeout=30)
+        except subprocess.TimeoutExpired:  # pragma: no cover - a worker stuck in a parse
+            self._process.kill()
+            self._process.wait()
+
+    def _run(self) -> None:  # one batch at a time: the worker answers them in order
+        stdin, stdout = self._process.stdin, self._process.stdout
+        assert stdin is not None and stdout is not None
+        failed: BaseException | None = None
+        while (job := self._jobs.get()) is not None:
+            texts, future = job
+            if failed is None:
+                try:
+                    stdin.write(json.dumps(texts) + "\n")  # ASCII escapes: the pipe carries any text
+                    stdin.flush()
+                    line = stdout.readline()
+                    if not line:
+                        raise RuntimeError(f"the parse worker stopped (exit status {self._process.poll()})")
+                    future.set_result(json.loads(line))
+                    continue
+                except BaseException as exc:  # noqa: BLE001 - handed to whoever waits for the batch
+                    failed = exc
+            future.set_exception(failed)
+        with contextlib.suppress(OSError):
+            stdin.close()
+
+
+def _serve(model: str) -> None:
+    """The worker's loop: a JSON list of texts per line in, the JSON list of their analyses out."""
+    out, sys.stdout = sys.stdout, sys.stderr  # whatever a library prints stays out of the answers
+    analyzer = Analyzer(model)
+    for line in sys.stdin:
+        out.write(json.dumps(analyzer.analyse(json.loads(line))) + "\n")
+        out.flush()
+
+
+if __name__ == "__main__":
+    _serve(sys.argv[1])

@@ -9,18 +9,20 @@ two threads:
   answerer's sentence scoring). The call runs one single-threaded, low-priority forward per core
   (`Embedder.encode_streams`), so the writer takes a core whenever it wants one and the model the rest;
 - the writer thread: parses the same group's sentences with spaCy (`nlp.pipe`, `index/analysis.py`)
-  while they are embedded, then, once the model has started on the next group (`_Writer.open`), stores
-  the group — a few large Chroma writes in which every document atomically replaces its previous version
-  (see `ChromaStore.put_documents`) — and looks its passages up for near-duplicates, while the model
-  embeds the next group.
+  while they are embedded (for a run of several groups, in a worker process, `ParseWorker`, which
+  parses the next group while this one is written), then, once the model has started on the next group
+  (`_Writer.open`), looks its passages up for near-duplicates (`index/dedup.py`: the links go out with
+  the new passages, nothing already stored is rewritten) and stores the group — a few large Chroma writes
+  in which every document atomically replaces its previous version (see `ChromaStore.put_documents`) —
+  while the model embeds the next group.
 
 The model and the parse are the cost, about two to one in CPU time on news sentences. A sentence met
 again in the same run (wire copy carried by several outlets, a boilerplate line, a templated page) is
-embedded and parsed once: each thread keeps what it computed for the last `_MEMO` distinct sentence texts
-(`_Memo`), so only texts it has not seen reach the model or spaCy. A repeat gets what computing it again
-would give, up to the rounding of the batch its vector was computed in. Against a Chroma server the
-writes are network waits; the embedded client's Rust calls hold the GIL, so what counts is that they are
-few and large (a write call costs ~20 ms whatever its size).
+embedded and parsed once: the model's side and the parse's each keep what they computed for the last
+`_MEMO` distinct sentence texts (`_Memo`, `_Parses`), so only texts not seen reach the model or spaCy. A
+repeat gets what computing it again would give, up to the rounding of the batch its vector was computed
+in. Against a Chroma server the writes are network waits; the embedded client's Rust calls hold the GIL,
+so what counts is that they are few and large (a write call costs ~20 ms whatever its size).
 """
 
 from __future__ import annotations
@@ -40,13 +42,13 @@ from typing import Any, Generic, TypeVar
 import numpy as np
 from tqdm import tqdm
 
-from index.analysis import Analyzer
+from index.analysis import Analyzer, ParseWorker
 from index.dates import with_published
 from index.dedup import find_duplicates
 from index.documents import Document, Passage
 from index.embed import Embedder
 from index.split import split_passages
-from index.store import ChromaStore, Version, content_hash
+from index.store import ChromaStore, Version, content_hash, passage_id
 
 log = logging.getLogger("verity")
 _GROUP = 2048  # passages embedded (one model call) and written (one batch of writes) per round
@@ -54,6 +56,8 @@ _MEMO = 32_768  # distinct sentence texts whose vector (and, on the writer, pars
 
 T = TypeVar("T")
 Item = tuple[Document, str, list[Passage]]  # a document to write, its content hash, its passages
+# a group for the writer: its documents, the future of its sentence vectors, its number, its parses
+_Job = tuple[list[Item], Future[np.ndarray], int, Callable[[], list[str]]]
 
 
 @dataclass
@@ -113,7 +117,10 @@ def index_documents(
 
     total = sum(len(p) for _, _, p in todo)
     bar = tqdm(total=total, unit="passage", desc="indexing", disable=not progress or total == 0)
-    writer = _Writer(store, analyzer, duplicate_threshold, summary, bar, {doc.id for doc, _, _ in todo})
+    # a run of several groups parses in a worker process, the next group while this one is written
+    worker = ParseWorker(analyzer.model) if total > _GROUP else None
+    pending = {doc.id for doc, _, _ in todo}
+    writer = _Writer(store, analyzer, duplicate_threshold, summary, bar, pending, worker)
     embed: _Memo[np.ndarray] = _Memo(lambda texts, started: list(embedder.encode(texts, started=started)))
     try:
         for number, group in enumerate(_groups(todo, _GROUP), start=1):
@@ -129,6 +136,8 @@ def index_documents(
         writer.finish()
     finally:
         writer.stop()
+        if worker is not None:
+            worker.close()
         bar.close()
     summary.seconds = time.perf_counter() - started
     return summary
@@ -161,6 +170,51 @@ class _Memo(Generic[T]):
             while len(self.kept) > self.size:
                 self.kept.popitem(last=False)
         return [found[text] for text in texts]
+
+
+class _Parses:
+    """The writer's parses (`Analyzer.analyse`), each distinct text once a run like `_Memo`, in two steps:
+    `start` when a group is handed to the writer, the parses themselves when it writes the group. With a
+    `ParseWorker` the parse runs in the worker from `start`, so the next group is parsed while this one is
+    written; without one, in the writer's thread when it asks (while the model embeds the same group).
+    `start` runs in the caller's thread and the parses are read in the writer's: one lock for the memo."""
+
+    def __init__(self, analyzer: Analyzer, worker: ParseWorker | None, size: int = _MEMO) -> None:
+        self.analyzer = analyzer
+        self.worker = worker
+        self.size = size
+        self.kept: OrderedDict[str, str] = OrderedDict()
+        self.waiting: dict[str, tuple[Future[list[str]], int]] = {}  # started, not read yet
+        self._lock = threading.Lock()
+
+    def start(self, texts: list[str]) -> Callable[[], list[str]]:
+        """Start on the texts no earlier group brought; the returned call gives the parses of all."""
+        with self._lock:
+            for text in dict.fromkeys(texts):
+                if text in self.kept:
+                    self.kept.move_to_end(text)  # not dropped before this group reads it
+            fresh = [t for t in dict.fromkeys(texts) if t not in self.kept and t not in self.waiting]
+            parsed: Future[list[str]] = self.worker.submit(fresh) if self.worker and fresh else Future()
+            self.waiting.update((text, (parsed, i)) for i, text in enumerate(fresh))
+
+        def parses() -> list[str]:
+            if fresh and self.worker is None:
+                parsed.set_result(self.analyzer.analyse(fresh))
+            with self._lock:
+                found = {t: self.kept[t] for t in dict.fromkeys(texts) if t in self.kept}
+                mine = {t: self.waiting[t] for t in dict.fromkeys(texts) if t not in found}
+            # an earlier group's futures are done first (the writer goes in order); a text stays waiting
+            # until it is kept, so a group started meanwhile does not parse it again
+            found.update((t, future.result()[i]) for t, (future, i) in mine.items())
+            with self._lock:
+                for t in mine:
+                    self.kept[t] = found[t]
+                    self.waiting.pop(t, None)
+                while len(self.kept) > self.size:
+                    self.kept.popitem(last=False)
+            return [found[t] for t in texts]
+
+        return parses
 
 
 def _groups(todo: list[Item], size: int) -> Iterator[list[Item]]:
@@ -205,6 +259,7 @@ class _Writer:
         summary: IndexSummary,
         bar: tqdm,
         pending: set[str],
+        worker: ParseWorker | None = None,
     ) -> None:
         self.store = store
         self.analyzer = analyzer
@@ -212,20 +267,19 @@ class _Writer:
         self.summary = summary
         self.bar = bar
         self.pending = pending  # documents still to write: their stored passages are on the way out
-        self.written: set[str] = set()  # passage ids this run wrote (without duplicates)
-        self.found: dict[str, set[str]] = {}  # passage id -> its near-duplicates found by this run
+        self.found: set[str] = set()  # passages this run found a near-duplicate of (either side)
         self.error: BaseException | None = None
-        self._queue: queue.Queue[tuple[list[Item], Future[np.ndarray], int] | None] = queue.Queue(maxsize=1)
+        self._queue: queue.Queue[_Job | None] = queue.Queue(maxsize=1)
         self._cancelled = threading.Event()
         self._opened = 0  # the groups (numbered from 1) whose writes may start: see `open`
         self._gate = threading.Condition()
-        self._analyse: _Memo[str] = _Memo(analyzer.analyse)
+        self._parses = _Parses(analyzer, worker)
         self._thread = threading.Thread(target=self._run, name="verity-index-writer", daemon=True)
         self._thread.start()
 
     def submit(self, group: list[Item], vectors: Future[np.ndarray], number: int) -> None:
         self._raise_if_failed()
-        self._queue.put((group, vectors, number))
+        self._queue.put((group, vectors, number, self._parses.start(_texts(group))))
 
     def open(self, number: int) -> None:
         """The model has started on group `number`: the writes of the groups before it may run.
@@ -272,8 +326,10 @@ class _Writer:
             except BaseException as exc:  # noqa: BLE001 - handed to the caller's thread
                 self.error = exc
 
-    def _write(self, group: list[Item], embedded: Future[np.ndarray], number: int) -> None:
-        analyses = self._analyse(_texts(group))
+    def _write(
+        self, group: list[Item], embedded: Future[np.ndarray], number: int, parses: Callable[[], list[str]]
+    ) -> None:
+        analyses = parses()
         sentence_vectors = embedded.result()
         with self._gate:
             self._gate.wait_for(lambda: self._opened > number)
@@ -286,29 +342,19 @@ class _Writer:
                 Version(doc, digest, passages, _passage_vectors(passages, mine), mine, analyses[at : at + n])
             )
             at += n
+        # each new passage against the passages stored so far (but not the old versions of documents
+        # this group or a later one replaces) and the others of this group, before it is written: its
+        # links go out with it, and a pair across groups is found when the later one is looked up
+        new_ids = [passage_id(v.document, v.digest, p.position) for v in batch for p in v.passages]
+        new_docs = [v.document.id for v in batch for _ in v.passages]
         vectors = np.concatenate([v.embeddings for v in batch])
-        written = self.store.put_documents(batch)
-        new_ids = [pid for doc_ids in written for pid in doc_ids]
-        new_docs = [doc.id for (doc, _, _), doc_ids in zip(group, written, strict=True) for _ in doc_ids]
-        self.written.update(
-            pid
-            for (_, _, passages), doc_ids in zip(group, written, strict=True)
-            for passage, pid in zip(passages, doc_ids, strict=True)
-            if not passage.duplicate_of  # stored with none: what this run finds is the whole list
-        )
-        # this group's passages against everything stored so far, this group included (but not the old
-        # versions of documents a later group replaces): a pair across groups is found when the later
-        # one is looked up, and recorded on both sides
-        self.pending.difference_update(doc.id for doc, _, _ in group)
         pairs = find_duplicates(self.store, new_ids, new_docs, vectors, self.threshold, skip=self.pending)
-        if pairs:
-            for pid, others in pairs.items():
-                self.found.setdefault(pid, set()).update(others)
-            # passages this run wrote: the whole list is known here; older ones are merged in the store
-            self.store.add_duplicates(
-                {pid: self.found[pid] if pid in self.written else others for pid, others in pairs.items()},
-                complete=self.written,
-            )
+        for pid, passage in zip(new_ids, (p for v in batch for p in v.passages), strict=True):
+            passage.duplicate_of = sorted(pairs.get(pid, ()))
+            for other in passage.duplicate_of:
+                self.found.update((pid, other))
+        self.store.put_documents(batch)
+        self.pending.difference_update(doc.id for doc, _, _ in group)
         self.summary.written += len(group)
         self.summary.passages += len(new_ids)
         self.summary.duplicates = len(self.found)

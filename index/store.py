@@ -37,7 +37,6 @@ import hashlib
 import json
 import uuid
 from collections.abc import Iterator
-from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -384,30 +383,6 @@ class ChromaStore:
             chunk = passage_ids[i : i + _PAGE]
             where: Any = {"passage_id": chunk[0]} if len(chunk) == 1 else {"passage_id": {"$in": chunk}}
             self.sentences.delete(where=where)
-
-    def add_duplicates(
-        self, duplicates: dict[str, set[str]], complete: AbstractSet[str] = frozenset()
-    ) -> None:
-        """Record near-duplicates (`duplicate_of`) on passages already stored, merged with earlier ones.
-
-        For ids in `complete` the given set is already the whole list (the caller wrote those passages and
-        has tracked every duplicate found for them since), so their stored value is not read first.
-        """
-        merged = {pid: dups for pid, dups in duplicates.items() if pid in complete}
-        unknown = [pid for pid in duplicates if pid not in complete]
-        for i in range(0, len(unknown), _PAGE):
-            got = self.passages.get(ids=unknown[i : i + _PAGE], include=["metadatas"])
-            for pid, meta in zip(got["ids"], got["metadatas"] or [], strict=True):
-                known = {d for d in str((meta or {}).get("duplicate_of") or "").split(",") if d}
-                merged[pid] = known | duplicates[pid]
-        ids = list(merged)
-        for i in range(0, len(ids), _PAGE):
-            chunk = ids[i : i + _PAGE]
-            # an update merges metadata keys: only `duplicate_of` changes
-            self.passages.update(
-                ids=chunk, metadatas=[{"duplicate_of": ",".join(sorted(merged[pid]))} for pid in chunk]
-            )
-        self._touch()
 
     def delete_document(self, document_id: str) -> bool:
         existed = bool(self.documents.get(ids=[document_id], include=[])["ids"])

@@ -44,6 +44,7 @@ import numpy as np
 import Stemmer
 
 from index.dates import parse_date
+from index.dedup import symmetrize
 from index.documents import Passage
 from index.embed import Embedder
 from index.store import ChromaStore, SentenceRecord, current_passage, sentence_id
@@ -258,6 +259,7 @@ class HybridRetriever:
             for sp in self.store.iter_passages()
             if current_passage(sp.id, sp.passage.document_id, digests)
         }
+        symmetrize(passages)  # a near-duplicate link is stored on the newer passage only
         self._corpus = Corpus(passages, self.store)
 
     def retrieve(self, query: str, as_of: date | None = None) -> list[Hit]:

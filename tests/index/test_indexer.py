@@ -9,12 +9,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from index.dedup import symmetrize
 from index.documents import Document
 from index.indexer import index_documents
 from index.loaders import load_documents
 from index.split import split_passages
 from index.store import ChromaStore, Version, connect, content_hash
 from service.answering.pipeline import Verity
+from service.answering.retrieve import HybridRetriever
 
 SEEDS = Path(__file__).resolve().parents[2] / "seeds"
 BOILERPLATE = [
@@ -113,6 +115,28 @@ def test_near_duplicates_are_recorded_across_documents(
     assert {p.document_id[:3] for p in bolton} == {"000", "001"}
 
 
+def test_a_near_duplicate_written_later_is_linked_both_ways_without_rewriting_the_first(
+    store: ChromaStore, seeds: list[Document], verity: Verity
+) -> None:
+    original = next(d for d in seeds if d.id.startswith("000"))
+    _index([original], store, verity, prune=False)
+    before = {sp.id: sp.passage.duplicate_of for sp in store.iter_passages()}
+    assert not any(before.values())
+    # a second outlet carries the story, on a later run: its passages name the first ones
+    copy = replace(original, id="syndicated-copy", title="Syndicated: " + original.title)
+    _index([copy], store, verity, prune=False)
+    stored = {sp.id: sp.passage for sp in store.iter_passages()}
+    assert {pid: stored[pid].duplicate_of for pid in before} == before  # the first run's records untouched
+    named = {pid: p.duplicate_of for pid, p in stored.items() if p.document_id == copy.id and p.duplicate_of}
+    assert named and all(set(links) <= set(before) for links in named.values())
+    # the retriever reads each link both ways: the first outlet's passages list the copy's
+    retriever = HybridRetriever(store, verity.embedder, verity.settings.retrieval, refresh_seconds=3600)
+    passages = retriever.corpus.passages
+    for pid, links in named.items():
+        for other in links:
+            assert pid in passages[other].duplicate_of and other in passages[pid].duplicate_of
+
+
 # -- groups, the writer thread and batched writes ----------------------------------------------------------
 def _article(n: int, extra: str = "") -> Document:
     paragraphs = [
@@ -124,11 +148,12 @@ def _article(n: int, extra: str = "") -> Document:
 
 
 def _snapshot(store: ChromaStore) -> tuple[dict[str, str], dict[str, tuple[str, tuple[str, ...]]]]:
+    """The documents' digests and the passages with their near-duplicates as the retriever reads them (a
+    link is stored on the newer passage only, so which side holds it depends on the order of writes)."""
     digests = store.document_digests()
-    passages = {
-        sp.id: (sp.passage.text, tuple(sorted(sp.passage.duplicate_of))) for sp in store.iter_passages()
-    }
-    return digests, passages
+    stored = {sp.id: sp.passage for sp in store.iter_passages()}
+    symmetrize(stored)
+    return digests, {pid: (p.text, tuple(p.duplicate_of)) for pid, p in stored.items()}
 
 
 def test_groups_are_whole_documents_with_a_small_last_group() -> None:
@@ -243,8 +268,15 @@ def test_a_sentence_met_again_is_embedded_and_parsed_once(
         seen["parse"].extend(texts)
         return analyse(texts)
 
+    submit = indexer.ParseWorker.submit
+
+    def spy_submit(worker: object, texts: list[str]) -> object:  # several groups: parsed in a worker
+        seen["parse"].extend(texts)
+        return submit(worker, texts)  # type: ignore[arg-type]
+
     monkeypatch.setattr(verity.embedder, "encode", spy_encode)
     monkeypatch.setattr(verity.analyzer, "analyse", spy_analyse)
+    monkeypatch.setattr(indexer.ParseWorker, "submit", spy_submit)
     index_documents(docs, store, verity.embedder, verity.analyzer, progress=False)
     sentences = [s.text for d in docs for p in split_passages(d) for s in p.sentences]
     assert sentences.count(wire) == 12
@@ -371,8 +403,6 @@ def test_a_failed_record_write_rolls_back_only_uncommitted_documents(
 def test_the_retriever_sees_an_index_on_the_next_query(
     tmp_path: Path, verity: Verity, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from service.answering.retrieve import HybridRetriever
-
     store = ChromaStore(connect(tmp_path / "lazy"), "lazy")
     retriever = HybridRetriever(store, verity.embedder, verity.settings.retrieval, refresh_seconds=3600)
     retriever.refresh(force=True)
