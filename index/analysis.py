@@ -23,6 +23,7 @@ import contextlib
 import json
 import os
 import queue
+import signal
 import subprocess
 import sys
 import threading
@@ -152,6 +153,7 @@ class ParseWorker:
 
 def _serve(model: str) -> None:
     """The worker's loop: a JSON list of texts per line in, the JSON list of their analyses out."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle: it closes our stdin
     out, sys.stdout = sys.stdout, sys.stderr  # whatever a library prints stays out of the answers
     analyzer = Analyzer(model)
     for line in sys.stdin:
