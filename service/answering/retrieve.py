@@ -17,7 +17,10 @@ the top k are picked; the dense query reads twice its `top_k` and keeps the firs
 BM25 is bm25s' index (its tokenizer, stemmer and precomputed per-term scores) with our own scoring loop
 over it: `BM25.retrieve` adds each term's postings with `np.add.at`, which costs 11 ms a question at
 100k passages against 0.9 ms for a plain indexed add — valid because a term's postings name each passage
-once. The scores are the same; the top k are picked among the passages that score at all.
+once. The scores are the same; the top k are picked among the passages that score at all. A question's
+terms come from `query_terms`, bm25s' tokenizer rules (its token pattern, lower case, its English stopwords,
+the Snowball stemmer) without `bm25s.tokenize` itself, which builds two disabled tqdm bars a call: their
+walk of tqdm's shared registry held the GIL for 12% of a news server's time at concurrency 8.
 
 Why not llama-index's retrievers, which this module used before: they return whole nodes, so each query
 paid for Chroma's documents and metadata, a JSON round trip per node and a content hash per node for
@@ -33,6 +36,7 @@ when the store's generation token changes (a write by this or any other replica)
 from __future__ import annotations
 
 import math
+import re
 import threading
 import time
 from collections import Counter, OrderedDict
@@ -42,6 +46,7 @@ from datetime import date
 import bm25s
 import numpy as np
 import Stemmer
+from bm25s.stopwords import STOPWORDS_EN
 
 from index.dates import parse_date
 from index.dedup import symmetrize
@@ -55,6 +60,9 @@ from service.config import RetrievalSettings
 # fewer than the passages that the news dev questions read (about 5,000), so a server answering a stream of
 # new questions kept reading the same records from Chroma again (12% of its CPU at concurrency 8)
 _RECORDS = 16384
+
+_BM25_TOKEN = re.compile(r"(?u)\b\w\w+\b")  # bm25s.tokenize's default token_pattern
+_BM25_STOPWORDS = frozenset(STOPWORDS_EN)  # what bm25s.tokenize(stopwords="en") drops
 
 
 @dataclass(frozen=True)
@@ -91,10 +99,7 @@ class Lexical:
         """The ids of the `k` best-scoring passages with a query term, among those published by `as_of`."""
         if self.bm25 is None:
             return []
-        terms = bm25s.tokenize(
-            [query], stopwords="en", stemmer=self.stemmer, return_ids=False, show_progress=False
-        )[0]
-        terms = [t for t in terms if t in self.bm25.vocab_dict]
+        terms = [t for t in self.query_terms(query) if t in self.bm25.vocab_dict]
         if not terms:
             return []
         scores = self.scores(terms)
@@ -109,6 +114,12 @@ class Lexical:
         # best first; of equal scores (copies of one story) the most recent article, then corpus order
         order = np.lexsort((found, -self.days[found], -scores[found]))
         return [self.ids[int(i)] for i in found[order]]
+
+    def query_terms(self, query: str) -> list[str]:
+        """A query's terms in order, repeats kept: what `bm25s.tokenize([query], stopwords="en",
+        stemmer=..., return_ids=False)` returns, without its progress bars."""
+        words = [w for w in _BM25_TOKEN.findall(query.lower()) if w not in _BM25_STOPWORDS]
+        return list(self.stemmer.stemWords(words))
 
     def scores(self, terms: list[str]) -> np.ndarray:
         """Every passage's BM25 score for the query terms (as `BM25.get_scores`, repeated terms counted

@@ -67,13 +67,13 @@ def _check(settings: Settings, credentials: HTTPAuthorizationCredentials | None,
         raise Forbidden("the API key is not valid")
 
 
-def require_writer(request: Request, credentials: Credentials) -> None:
+async def require_writer(request: Request, credentials: Credentials) -> None:
     """Dependency of the write routes: a valid key, always (no key configured: writes are off)."""
     off = "writes are disabled: no API keys are configured (set VERITY_API_KEYS to enable them)"
     _check(_settings(request), credentials, "writes", off)
 
 
-def require_reader(request: Request, credentials: Credentials) -> None:
+async def require_reader(request: Request, credentials: Credentials) -> None:
     """Dependency of the read routes: nothing unless `auth_reads` is on, then a valid key."""
     settings = _settings(request)
     if settings.auth_reads:

@@ -3,6 +3,10 @@
 `create_app` puts one `AppState` on `app.state.verity_state`; the lifespan fills it in from a background
 thread. Routes declare `verity: VerityDep` and get the ready `Verity`, or a 503 `not_ready` error while
 it is still being built (or failed to build).
+
+Dependencies are `async def`: each only reads the app's state, and FastAPI runs a plain `def` dependency
+in its threadpool, a thread hop apiece (five a `/v1/ask`), each waiting its turn for the GIL on a busy
+server.
 """
 
 from __future__ import annotations
@@ -34,13 +38,17 @@ class AppState:
         return self.verity is not None
 
 
-def get_state(request: Request) -> AppState:
+def app_state(request: Request) -> AppState:
     state: AppState = request.app.state.verity_state
     return state
 
 
-def get_verity(request: Request) -> Verity:
-    state = get_state(request)
+async def get_state(request: Request) -> AppState:
+    return app_state(request)
+
+
+async def get_verity(request: Request) -> Verity:
+    state = app_state(request)
     if state.verity is None:
         if state.error is not None:
             raise NotReady(f"Verity failed to start: {state.error}")
@@ -48,13 +56,13 @@ def get_verity(request: Request) -> Verity:
     return state.verity
 
 
-def get_settings(request: Request) -> Settings:
+async def get_settings(request: Request) -> Settings:
     """The app's own settings (`create_app(settings)`), which may differ from the shared pipeline's."""
     settings: Settings = request.app.state.settings
     return settings
 
 
-def strict_request(request: Request) -> None:
+async def strict_request(request: Request) -> None:
     """A 422 for what the route does not declare: query parameters (a typo such as `?qestion=` is an
     error, not silently ignored) and a body sent to a route that takes none (GET, DELETE). So the
     OpenAPI document's parameters and bodies are all a request may carry."""

@@ -87,8 +87,8 @@ def client_id(request: Request) -> str:
     return f"ip:{request.client.host if request.client else 'unknown'}"
 
 
-def rate_limit(request: Request) -> None:
-    """Dependency of /v1/ask, /v1/verify and /v1/chat/completions."""
+async def rate_limit(request: Request) -> None:
+    """Dependency of /v1/ask, /v1/verify and /v1/chat/completions (async: no threadpool hop)."""
     limiter: RateLimiter = request.app.state.rate_limiter
     wait = limiter.take(client_id(request))
     if wait > 0:

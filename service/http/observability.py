@@ -200,9 +200,13 @@ class Metrics:
         return generate_latest(self.registry)
 
 
-def get_metrics(request: Request) -> Metrics:
+def metrics_of(request: Request) -> Metrics:
     metrics: Metrics = request.app.state.metrics
     return metrics
+
+
+async def get_metrics(request: Request) -> Metrics:  # async: no threadpool hop (see deps.py)
+    return metrics_of(request)
 
 
 MetricsDep = Annotated[Metrics, Depends(get_metrics)]
@@ -217,7 +221,7 @@ router = APIRouter(tags=["operations"])
 )
 def metrics(request: Request) -> Response:
     """Prometheus metrics: requests and latency by route, answers, refusals, verdicts, index size."""
-    return Response(get_metrics(request).exposition(), media_type=CONTENT_TYPE_LATEST)
+    return Response(metrics_of(request).exposition(), media_type=CONTENT_TYPE_LATEST)
 
 
 # -- the middleware ---------------------------------------------------------------------------------------

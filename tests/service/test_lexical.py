@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import random
 from datetime import date
+from pathlib import Path
 
 import bm25s
 import numpy as np
@@ -47,6 +48,29 @@ def test_scores_and_ranks_equal_bm25s_retrieve() -> None:
         assert [by_score[p] for p in got] == sorted(want.values(), reverse=True)
         cut = min(want.values(), default=0.0)
         assert {p for p in got if by_score[p] > cut} == {p for p, s in want.items() if s > cut}
+
+
+def test_query_terms_equal_bm25s_tokenize() -> None:
+    lexical = Lexical(_passages(30), {})
+    seeds = Path(__file__).resolve().parents[2] / "seeds"
+    texts = [line for f in sorted(seeds.glob("*.txt")) for line in f.read_text().splitlines()]
+    texts += [
+        "",
+        "?!",
+        "Who won Super Bowl LIX in 2025?",
+        "North Korea's KIM Jong-un",
+        "café naïve Zürich 3.5%",
+        "a an the I it's don't",
+        "U.S. GDP rose 2,4 % — 'really'",
+        "x y z 42 7",
+        "ÉCOLE Straße ǅemal",
+    ]
+    assert len(texts) > 20
+    for text in texts:
+        want = bm25s.tokenize(
+            [text], stopwords="en", stemmer=lexical.stemmer, return_ids=False, show_progress=False
+        )[0]
+        assert lexical.query_terms(text) == list(want), text
 
 
 def test_articles_published_after_as_of_are_left_out() -> None:
