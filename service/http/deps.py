@@ -38,17 +38,13 @@ class AppState:
         return self.verity is not None
 
 
-def app_state(request: Request) -> AppState:
+async def get_state(request: Request) -> AppState:
     state: AppState = request.app.state.verity_state
     return state
 
 
-async def get_state(request: Request) -> AppState:
-    return app_state(request)
-
-
 async def get_verity(request: Request) -> Verity:
-    state = app_state(request)
+    state = await get_state(request)
     if state.verity is None:
         if state.error is not None:
             raise NotReady(f"Verity failed to start: {state.error}")

@@ -200,13 +200,9 @@ class Metrics:
         return generate_latest(self.registry)
 
 
-def metrics_of(request: Request) -> Metrics:
+async def get_metrics(request: Request) -> Metrics:  # async: no threadpool hop (see deps.py)
     metrics: Metrics = request.app.state.metrics
     return metrics
-
-
-async def get_metrics(request: Request) -> Metrics:  # async: no threadpool hop (see deps.py)
-    return metrics_of(request)
 
 
 MetricsDep = Annotated[Metrics, Depends(get_metrics)]
@@ -219,9 +215,9 @@ router = APIRouter(tags=["operations"])
     response_class=Response,
     responses={200: {"description": "Prometheus text format", "content": {CONTENT_TYPE_LATEST: {}}}},
 )
-def metrics(request: Request) -> Response:
+def metrics(metrics: MetricsDep) -> Response:
     """Prometheus metrics: requests and latency by route, answers, refusals, verdicts, index size."""
-    return Response(metrics_of(request).exposition(), media_type=CONTENT_TYPE_LATEST)
+    return Response(metrics.exposition(), media_type=CONTENT_TYPE_LATEST)
 
 
 # -- the middleware ---------------------------------------------------------------------------------------
