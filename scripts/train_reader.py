@@ -438,7 +438,8 @@ def train(
             spans = reader.spans(it["question"], c.sentence.text)
             if not spans:
                 continue
-            span_rows.append(reader.span_rows(it["question"], c.sentence.text, spans, others, float(p)))
+            row = reader.span_rows(it["question"], c.sentence.text, spans, others, float(p), it["corpus"])
+            span_rows.append(row)
             span_ys.extend(span_matches(s.text, alts) for s in spans)
     sx, sy = np.vstack(span_rows), np.asarray(span_ys, dtype=float)
     model.span = fitted.fit(kinds[1], SPAN_FEATURES, sx, sy)
@@ -505,7 +506,7 @@ def evaluate(
             order = np.argsort(-probs)
             others = [it["candidates"][int(i)].sentence.text for i in order[:5]]
             span = reader.short_answer(
-                it["question"], it["candidates"][best].sentence.text, others, float(probs[best])
+                it["question"], it["candidates"][best].sentence.text, others, float(probs[best]), it["corpus"]
             )
             alts = it["q"]["must"][0]
             short += int(span is not None and any(a.lower() in span.text.lower() for a in alts))

@@ -20,7 +20,8 @@ over signals we can compute and explain, fitted on `../shared/news/train` by `sc
   focus noun, or "person", "place", "date" ...: "worms" for "which animal", not "water"), and whether it
   sits in a dateline ("WASHINGTON –" names where the story was filed, not what was asked), whether the
   noun asked for stands within three words of it ("the overdose reversal drug Narcan" for "what drug")
-  and whether it holds that noun itself (then it restates what is asked rather than answering it).
+  and whether it holds that noun itself (then it restates what is asked rather than answering it), and
+  how rare its most distinctive word is in the corpus (a quiz asks for "Oklahoma", seldom for "U.S.").
 
 A question is refused when no sentence reaches the refusal threshold fitted on the same data.
 
@@ -69,7 +70,7 @@ SENTENCE_FEATURES = [
 SPAN_FEATURES = [
     "label_fit", "is_entity", "proper", "tokens", "distance", "asked", "repeated", "subject", "object",
     "position", "sentence_score", "modifier", "focus_sim", "dateline", "near_terms", "before_match",
-    "after_match", "focus_near", "restates", "focus_gap", "fit_gap",
+    "after_match", "focus_near", "restates", "rarity", "focus_gap", "fit_gap",
 ]  # fmt: skip
 _GAPS = ("focus_gap", "fit_gap")  # the span features computed from the others, last in the row
 NO_ENTITY = "CHUNK"  # the label of a noun chunk that is not an entity
@@ -317,8 +318,9 @@ class Reader:
         return out
 
     def span_rows(
-        self, question: Question, sentence: str, spans: list[Span], others: list[str], score: float
-    ) -> np.ndarray:
+        self, question: Question, sentence: str, spans: list[Span], others: list[str], score: float,
+        corpus: Corpus,
+    ) -> np.ndarray:  # fmt: skip
         doc = self.parser.sentence(sentence)
         key = self.key(question)
         terms = set(question.terms)
@@ -350,7 +352,7 @@ class Reader:
                 float(s.modifier), float(sim), float(dateline is not None and s.start < dateline.end()),
                 len((left | right) & terms) / max(len(terms), 1), _share(before, left), _share(after, right),
                 float(focus is not None and focus in beside),
-                float(focus is not None and focus in keys[first : last + 1]),
+                float(focus is not None and focus in keys[first : last + 1]), _rarity(s.text, corpus),
             ])  # fmt: skip
         out = np.asarray(rows, dtype=np.float64).reshape(len(spans), len(SPAN_FEATURES) - len(_GAPS))
         # how far each span falls behind the sentence's best in meaning and in kind: the choice is
@@ -359,12 +361,14 @@ class Reader:
         gaps = np.stack([near.max(initial=0.0) - near, fits.max(initial=0.0) - fits], axis=1)
         return np.hstack([out, gaps.reshape(len(spans), len(_GAPS))])
 
-    def short_answer(self, question: Question, sentence: str, others: list[str], score: float) -> Span | None:
+    def short_answer(
+        self, question: Question, sentence: str, others: list[str], score: float, corpus: Corpus
+    ) -> Span | None:
         """The best span of the answering sentence, when the span model is confident enough."""
         spans = self.spans(question, sentence)
         if not spans:
             return None
-        probs = self.model.span.predict(self.span_rows(question, sentence, spans, others, score))
+        probs = self.model.span.predict(self.span_rows(question, sentence, spans, others, score, corpus))
         best = int(np.argmax(probs))
         if probs[best] < self.model.span_threshold:
             return None
@@ -441,6 +445,16 @@ def _around_wh(question: Question) -> tuple[set[str], set[str]]:
         return {k for t in tokens if (k := stem(t.text.lower())) in terms}
 
     return content(doc[max(0, wh - 4) : wh]), content(doc[end : end + 4])
+
+
+def _rarity(text: str, corpus: Corpus) -> float:
+    """How rare the span's most distinctive word is in the corpus (its idf over the most a word can have):
+    an answer names something specific; "U.S." or "America", in a fair share of any news corpus's
+    sentences, is seldom what a quiz asks for."""
+    words = stem_set(text)
+    if not words:
+        return 0.0
+    return max(corpus.idf(w) for w in words) / math.log(1 + max(corpus.sentences, 1))
 
 
 def _share(wanted: set[str], found: set[str]) -> float:

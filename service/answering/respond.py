@@ -123,7 +123,7 @@ class Responder:
                     citations=[cited.candidate(c) for c in sides],
                 )
             )
-        short = self._short_answer(question, composition, cited)
+        short = self._short_answer(question, composition, cited, corpus)
         apart = Cited([])  # near misses: numbered after the answer's citations, not among them
         for c in composition.related:
             apart.candidate(c)
@@ -202,7 +202,9 @@ class Responder:
             explanation=judgement.explanation,
         )
 
-    def _short_answer(self, question: Question, composition: Composition, cited: Cited) -> ShortAnswer | None:
+    def _short_answer(
+        self, question: Question, composition: Composition, cited: Cited, corpus: Corpus
+    ) -> ShortAnswer | None:
         """The exact span that answers, for questions that ask for one: of the answer's first two sentences,
         the span whose probability times its sentence's score is highest. The best sentence alone missed
         the answer its second sentence names ("Golden Globes 2023: 'Banshees of Inisherin' wins best
@@ -216,7 +218,8 @@ class Responder:
         found = [
             (c, span)
             for c in composition.sentences[:2]
-            if (span := self.reader.short_answer(question, c.sentence.text, others, c.score)) is not None
+            if (span := self.reader.short_answer(question, c.sentence.text, others, c.score, corpus))
+            is not None
         ]
         if not found:
             return None

@@ -15,7 +15,8 @@ from service.answering.fitted import Logistic, Trees
 from service.answering.pipeline import Verity
 from service.answering.question import analyse
 from service.answering.read import Candidate
-from service.answering.reader import SENTENCE_FEATURES, SPAN_FEATURES, Reader, ReaderModel
+from service.answering.reader import SENTENCE_FEATURES, SPAN_FEATURES, Reader, ReaderModel, _rarity
+from service.answering.retrieve import Corpus
 from service.config import Settings
 from service.errors import ConfigError
 
@@ -91,16 +92,19 @@ def test_an_artifact_fitted_on_other_signals_is_refused_with_what_to_do(tmp_path
 def test_the_short_answer_is_the_entity_asked_for(verity: Verity) -> None:
     question = analyse("Which team won the championship game on Sunday?", verity.parser)
     sentence = "The Philadelphia Eagles won the championship game on Sunday, beating the Kansas City Chiefs."
-    span = verity.reader.short_answer(question, sentence, [sentence], 0.9)
+    span = verity.reader.short_answer(question, sentence, [sentence], 0.9, verity.retriever.corpus)
     assert span is not None and sentence[span.start : span.end] == span.text
     assert "Eagles" in span.text or "Chiefs" in span.text  # a team, not the day or the game
-    assert verity.reader.short_answer(question, "It rained.", ["It rained."], 0.9) is None
+    assert (
+        verity.reader.short_answer(question, "It rained.", ["It rained."], 0.9, verity.retriever.corpus)
+        is None
+    )
 
 
 def test_a_persons_title_is_part_of_the_short_answer(verity: Verity) -> None:
     question = analyse("Which political figure faced questions about classified documents?", verity.parser)
     sentence = "President Joe Biden faced questions about classified documents found in his former office."
-    span = verity.reader.short_answer(question, sentence, [sentence], 0.9)
+    span = verity.reader.short_answer(question, sentence, [sentence], 0.9, verity.retriever.corpus)
     assert span is not None and span.text == "President Joe Biden"
     assert sentence[span.start : span.end] == span.text
     # a title that holds a name keeps all of it, not its last word ("Carolina Gov. Roy Cooper")
@@ -156,9 +160,11 @@ def test_the_short_answer_is_the_fullest_mention_of_the_name(verity: Verity) -> 
         ReaderModel(committed.sentence, short, committed.labels, committed.threshold, 0.01), verity.parser
     )
     spans = reader.spans(question, sentence)
-    probs = short.predict(reader.span_rows(question, sentence, spans, [sentence], 0.9))
+    probs = short.predict(
+        reader.span_rows(question, sentence, spans, [sentence], 0.9, verity.retriever.corpus)
+    )
     assert spans[int(probs.argmax())].text == "Swift"
-    span = reader.short_answer(question, sentence, [sentence], 0.9)
+    span = reader.short_answer(question, sentence, [sentence], 0.9, verity.retriever.corpus)
     assert span is not None and span.text == "Taylor Swift", span
     assert sentence[span.start : span.end] == span.text
 
@@ -185,10 +191,10 @@ def test_a_dateline_and_a_word_the_question_names_are_not_the_short_answer(verit
     dated = "WASHINGTON – The Supreme Court agreed to hear a challenge to a Tennessee law on Monday."
     where = analyse("The Supreme Court will hear a challenge to a law of which state?", verity.parser)
     spans = verity.reader.spans(where, dated)
-    rows = verity.reader.span_rows(where, dated, spans, [dated], 0.9)
+    rows = verity.reader.span_rows(where, dated, spans, [dated], 0.9, verity.retriever.corpus)
     flagged = dict(zip([s.text for s in spans], rows[:, SPAN_FEATURES.index("dateline")], strict=True))
     assert flagged.get("WASHINGTON") == 1.0 and flagged.get("Tennessee") == 0.0
-    span = verity.reader.short_answer(where, dated, [dated], 0.9)
+    span = verity.reader.short_answer(where, dated, [dated], 0.9, verity.retriever.corpus)
     assert span is not None and span.text == "Tennessee"
 
 
@@ -198,11 +204,11 @@ def test_a_question_asking_for_two_gets_both_names(verity: Verity) -> None:
         "according to a report."
     )
     two = analyse("Which two automakers are discussing a possible merger?", verity.parser)
-    span = verity.reader.short_answer(two, sentence, [sentence], 0.9)
+    span = verity.reader.short_answer(two, sentence, [sentence], 0.9, verity.retriever.corpus)
     assert span is not None and span.text == "Honda and Nissan"
     assert sentence[span.start : span.end] == span.text
     one = analyse("Which automaker is discussing a possible merger with Nissan?", verity.parser)
-    single = verity.reader.short_answer(one, sentence, [sentence], 0.9)
+    single = verity.reader.short_answer(one, sentence, [sentence], 0.9, verity.retriever.corpus)
     assert single is not None and single.text == "Honda"
 
 
@@ -292,7 +298,7 @@ def test_a_span_named_by_the_focus_noun_and_one_restating_it_are_told_apart(veri
     question = analyse("A committee endorsed over-the-counter sales of what drug?", verity.parser)
     sentence = "A committee today endorsed over-the-counter sales of the overdose reversal drug Narcan."
     spans = verity.reader.spans(question, sentence)
-    rows = verity.reader.span_rows(question, sentence, spans, [sentence], 0.9)
+    rows = verity.reader.span_rows(question, sentence, spans, [sentence], 0.9, verity.retriever.corpus)
     near, restates = SPAN_FEATURES.index("focus_near"), SPAN_FEATURES.index("restates")
     by_text = {s.text: row for s, row in zip(spans, rows, strict=True)}
     assert by_text["Narcan"][near] == 1.0 and by_text["Narcan"][restates] == 0.0
@@ -330,7 +336,10 @@ def test_the_short_answer_comes_from_the_second_sentence_when_the_best_names_no_
     named = "Michelle Yeoh won the award for her role in the film, the jury said on Tuesday."
     second = _candidate("b", named, 40, 0.7)
     composition = Composition([best, second], best=best, candidates=[best, second])
-    assert verity.reader.short_answer(question, best.sentence.text, [best.sentence.text], 0.8) is None
+    corpus = verity.retriever.corpus
+    own = verity.reader.short_answer(question, restated, [restated, named], 0.8, corpus)
+    theirs = verity.reader.short_answer(question, named, [restated, named], 0.7, corpus)
+    assert theirs is not None and (own is None or own.score < theirs.score)  # "night" is no actress
     response = verity.responder.answer(question, composition, verity.retriever.corpus)
     short = response.short_answer
     assert short is not None and short.text == "Michelle Yeoh"
@@ -377,3 +386,17 @@ def test_a_sentences_entities_are_read_once_and_kept_on_its_parse(verity: Verity
     ]
     assert {"Michelle Yeoh", "Los Angeles"} <= {e.text for e in ents}
     assert _entities(verity.parser.sentence(doc.text)) is ents  # the cached parse keeps them
+
+
+def test_a_span_named_in_most_of_the_corpus_reads_as_less_rare() -> None:
+    """`rarity`: "Texas", in every sentence of this corpus, against "Oklahoma", in one of them."""
+    texts = [f"Storms hit Texas on day {i}." for i in range(20)] + ["A tornado hit Oklahoma."]
+    sentences, at = [], 0
+    for t in texts:
+        sentences.append(Sentence(t, at, at + len(t)))
+        at += len(t) + 1
+    passage = Passage("d", "d", 0, sentences, " ".join(texts))
+    corpus = Corpus({"d:0": passage}, lexical=False)
+    common, rare = _rarity("Texas", corpus), _rarity("Oklahoma", corpus)
+    assert 0.0 < common < rare <= 1.0
+    assert _rarity("Fort Sill", corpus) > rare  # words it never saw: the rarest
