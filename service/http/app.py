@@ -9,6 +9,7 @@ when the store is empty) and the pipeline warmed up. Errors are mapped to the on
 from __future__ import annotations
 
 import logging
+import sys
 import threading
 import time
 from collections.abc import AsyncIterator
@@ -99,6 +100,9 @@ def _start(settings: Settings, verity: Verity | None, state: AppState) -> None:
 
                     # idle pool threads spin after each call: ~30 ms of CPU a question on 2 cores (news)
                     limit_threads(settings.serve_threads)
+                # a request's Python work and the model's GIL-free forwards interleave: with Python's
+                # default 5 ms a thread back from the model (or the event loop) waits behind a busy one
+                sys.setswitchinterval(settings.serve_switch_interval_ms / 1000)
             if verity.store.count() == 0:
                 log.info("the store is empty: indexing %s", settings.corpus_dir)
                 summary = verity.index(load_documents(settings.corpus_dir), prune=False, progress=False)

@@ -36,6 +36,8 @@ def test_first_start_indexes_the_seeds_into_the_server_and_answers(topology: Top
     health = topology.client.get("/healthz").json()
     seeds = len(list(Path(topology.settings.corpus_dir).glob("*.txt")))
     assert health["status"] == "ok" and health["documents"] == seeds and health["passages"] > 0, health
+    # the app this process serves set how long a thread may hold the GIL, as `verity serve` does
+    assert sys.getswitchinterval() == topology.settings.serve_switch_interval_ms / 1000
 
     # the data is in the server, not in the app: a separate client sees it there
     server = chromadb.HttpClient(host="127.0.0.1", port=topology.chroma.port)
