@@ -8,6 +8,7 @@ when the store is empty) and the pipeline warmed up. Errors are mapped to the on
 
 from __future__ import annotations
 
+import gc
 import logging
 import sys
 import threading
@@ -118,6 +119,10 @@ def _start(settings: Settings, verity: Verity | None, state: AppState) -> None:
             log.exception("Verity failed to start")
             state.error = str(exc) or type(exc).__name__
             return
+    # what start-up built lives as long as the process (models, vocabularies, the corpus's passages and
+    # BM25 index: ~870k objects on the news corpus); frozen, the collector stops walking it in every full
+    # collection, each a pause of ~0.4 s with the GIL held that stalled every request in flight
+    gc.freeze()
     state.error = None
     state.verity = verity
     log.info("ready")

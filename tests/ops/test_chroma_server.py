@@ -4,6 +4,7 @@ outage of the server is a 503 that heals by itself once the server is back."""
 
 from __future__ import annotations
 
+import gc
 import signal
 import subprocess
 import sys
@@ -38,6 +39,7 @@ def test_first_start_indexes_the_seeds_into_the_server_and_answers(topology: Top
     assert health["status"] == "ok" and health["documents"] == seeds and health["passages"] > 0, health
     # the app this process serves set how long a thread may hold the GIL, as `verity serve` does
     assert sys.getswitchinterval() == topology.settings.serve_switch_interval_ms / 1000
+    assert gc.get_freeze_count() > 0  # and left what start-up built out of the collector's full walks
 
     # the data is in the server, not in the app: a separate client sees it there
     server = chromadb.HttpClient(host="127.0.0.1", port=topology.chroma.port)
