@@ -1,8 +1,8 @@
 """Bring a Chroma store in line with a set of documents: embed and write what changed, drop what left.
 
 Unchanged documents (same content hash) are skipped, so re-indexing writes nothing. Changed documents go
-through in groups of whole documents (about `_GROUP` passages, which bounds memory on large corpora), in
-two threads:
+through in groups of whole documents (about `_GROUP` passages, which bounds memory on large corpora; a
+quarter of a smaller run, so that its writes too overlap the model's work), in two threads:
 
 - the caller's thread: the model embeds a group's sentences in one call (a passage's vector is the
   normalised mean of its sentences': one forward per sentence serves both the passage index and the
@@ -52,6 +52,7 @@ from index.store import ChromaStore, Version, content_hash, passage_id
 
 log = logging.getLogger("verity")
 _GROUP = 2048  # passages embedded (one model call) and written (one batch of writes) per round
+_MIN_GROUP = 256  # a smaller run's groups: a quarter of it, at least this many passages
 _MEMO = 32_768  # distinct sentence texts whose vector (and, on the writer, parse) a run keeps for reuse
 
 T = TypeVar("T")
@@ -123,7 +124,7 @@ def index_documents(
     writer = _Writer(store, analyzer, duplicate_threshold, summary, bar, pending, worker)
     embed: _Memo[np.ndarray] = _Memo(lambda texts, started: list(embedder.encode(texts, started=started)))
     try:
-        for number, group in enumerate(_groups(todo, _GROUP), start=1):
+        for number, group in enumerate(_groups(todo, _group_size(total)), start=1):
             vectors: Future[np.ndarray] = Future()
             try:  # the writer parses the group's sentences while the model embeds them
                 writer.submit(group, vectors, number)  # waits while the writer is one group behind
@@ -215,6 +216,13 @@ class _Parses:
             return [found[t] for t in texts]
 
         return parses
+
+
+def _group_size(total: int) -> int:
+    """`_GROUP`, or for a run of fewer than four of them a quarter of the run (at least `_MIN_GROUP`): the
+    writes of one group overlap only the embedding of the next, so a run in one group (1,000 passages)
+    embedded everything, then wrote everything."""
+    return min(_GROUP, max(_MIN_GROUP, total // 4))
 
 
 def _groups(todo: list[Item], size: int) -> Iterator[list[Item]]:

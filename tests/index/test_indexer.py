@@ -423,3 +423,12 @@ def test_the_retriever_sees_an_index_on_the_next_query(
     assert hits and hits[0].passage.document_id == "art007" and rebuilds == 1
     retriever.retrieve("Harbor7 plan delay")
     assert rebuilds == 1  # once per invalidation
+
+
+def test_a_run_smaller_than_four_groups_goes_in_quarters() -> None:
+    """So that its writes overlap the model's work on the next group, as a large run's do."""
+    import index.indexer as indexer
+
+    assert indexer._group_size(100_000) == indexer._GROUP
+    assert indexer._group_size(4000) == 1000 and indexer._group_size(1000) == indexer._MIN_GROUP
+    assert indexer._group_size(3) == indexer._MIN_GROUP  # one group: a one-document add
