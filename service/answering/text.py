@@ -4,6 +4,7 @@ speech and dependency roles (the small English pipeline, installed from PyPI; no
 
 from __future__ import annotations
 
+import logging
 import re
 import threading
 from collections import OrderedDict
@@ -12,9 +13,10 @@ from typing import Any
 
 import Stemmer
 
-from index.analysis import Analyzer
+from index.analysis import Analyzer, ParseWorker
 from index.batching import Batcher
 
+log = logging.getLogger("verity")
 _STEMMER = Stemmer.Stemmer("english")
 _WORD = re.compile(r"(?:[A-Za-z]\.){2,}|[A-Za-z]+(?:['’][A-Za-z]+)*|\d+(?:[.,]\d+)*")
 
@@ -108,7 +110,31 @@ class Parser:
         self._lock = threading.Lock()
         # concurrent requests' texts share an `nlp.pipe` batch (about half the cost per text of parsing one
         # by one); `Analyzer.parse` holds the one lock of every spaCy call, the indexer's included
-        self._batcher: Batcher[Any] = Batcher(analyzer.parse)
+        self._batcher: Batcher[Any] = Batcher(self._parse)
+        self._worker: ParseWorker | None = None
+
+    def use_worker(self, worker: ParseWorker) -> None:
+        """Parse what requests bring in `worker`'s process from now on: spaCy's pipeline is Python between
+        its matrix products, so in this process a batch of questions held the GIL that every other
+        request needed (4.3 ms a question in batches of eight on the news dev questions). The worker's
+        analyses are loaded as the stored corpus analyses are. Should it fail, parsing comes back here."""
+        self._worker = worker
+
+    def close(self) -> None:
+        worker, self._worker = self._worker, None
+        if worker is not None:
+            worker.close()
+
+    def _parse(self, texts: list[str]) -> list[Any]:
+        worker = self._worker
+        if worker is not None:
+            try:
+                return [self.analyzer.loads(a) for a in worker.submit(texts).result()]
+            except Exception:
+                log.exception("the parse worker failed: parsing in this process from now on")
+                self._worker = None
+                worker.close()
+        return self.analyzer.parse(texts)
 
     def preload(self, analyses: dict[str, str]) -> None:
         """Register stored analyses (sentence text -> `Analyzer.dumps`) for `sentence` to load."""

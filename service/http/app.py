@@ -53,6 +53,8 @@ def create_app(settings: Settings | None = None, verity: Verity | None = None) -
         thread.start()
         yield
         thread.join(timeout=0.1)  # a startup still running cannot be interrupted; it is a daemon thread
+        if verity is None and state.verity is not None:  # what this app started: its parse worker
+            state.verity.parser.close()
 
     app = FastAPI(
         title="Verity",
@@ -104,6 +106,10 @@ def _start(settings: Settings, verity: Verity | None, state: AppState) -> None:
                 # a request's Python work and the model's GIL-free forwards interleave: with Python's
                 # default 5 ms a thread back from the model (or the event loop) waits behind a busy one
                 sys.setswitchinterval(settings.serve_switch_interval_ms / 1000)
+                if settings.serve_parse_worker:
+                    from index.analysis import ParseWorker
+
+                    verity.parser.use_worker(ParseWorker(verity.settings.spacy_model))
             if verity.store.count() == 0:
                 log.info("the store is empty: indexing %s", settings.corpus_dir)
                 summary = verity.index(load_documents(settings.corpus_dir), prune=False, progress=False)

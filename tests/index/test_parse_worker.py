@@ -32,3 +32,31 @@ def test_a_worker_that_cannot_start_fails_the_batches_with_a_clear_error() -> No
             worker.submit(["A sentence."]).result(timeout=120)
     finally:
         worker.close()
+
+
+def test_a_parser_given_a_worker_parses_questions_there_as_this_process_would(verity: Verity) -> None:
+    """`verity serve` parses what requests bring in a worker (`Parser.use_worker`): the same analyses."""
+    from service.answering.text import Parser
+
+    parser = Parser(verity.analyzer)
+    parser.use_worker(ParseWorker(verity.analyzer.model))
+    try:
+        for text in TEXTS:
+            assert verity.analyzer.dumps(parser(text)) == verity.analyzer.analyse([text])[0]
+    finally:
+        parser.close()
+
+
+def test_a_parser_whose_worker_fails_parses_in_this_process_from_then_on(
+    verity: Verity, caplog: pytest.LogCaptureFixture
+) -> None:
+    from service.answering.text import Parser
+
+    parser = Parser(verity.analyzer)
+    parser.use_worker(ParseWorker("no_such_spacy_model"))
+    try:
+        assert verity.analyzer.dumps(parser(TEXTS[0])) == verity.analyzer.analyse([TEXTS[0]])[0]
+        assert "parse worker failed" in caplog.text
+        assert verity.analyzer.dumps(parser(TEXTS[1])) == verity.analyzer.analyse([TEXTS[1]])[0]
+    finally:
+        parser.close()
