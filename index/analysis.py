@@ -91,7 +91,8 @@ class Analyzer:
 
 
 class ParseWorker:
-    """`Analyzer.analyse` in a process of its own, for indexing runs of more than one group.
+    """`Analyzer.analyse` in a process of its own, for indexing runs of more than one group and for the
+    questions `verity serve` parses (`Parser.use_worker`).
 
     The parse and the indexer's Chroma writes both hold the GIL (spaCy's pipeline is Python between its
     matrix products; the embedded Chroma client holds it through a whole write), so in one process they
