@@ -30,6 +30,7 @@ its report (say which parts ran) but leaves the README's figures alone: those co
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import shutil
@@ -125,14 +126,23 @@ class Server:
         raise TimeoutError(f"verity serve not ready after {timeout}s; see {self.log}")
 
     def peak_mib(self) -> float:
+        """The peak RSS of the server and of its child processes (its parse worker), added up."""
         assert self.process is not None
-        return bench_scale.status_mib("VmHWM", self.process.pid)
+        total = 0.0
+        for pid in _family(self.process.pid):
+            with contextlib.suppress(OSError):  # a child gone meanwhile
+                total += bench_scale.status_mib("VmHWM", pid)
+        return total
 
     def cpu_seconds(self) -> float:
-        """User + system CPU time of the server process so far."""
+        """User + system CPU time so far of the server and of its child processes (its parse worker)."""
         assert self.process is not None
-        fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        total = 0
+        for pid in _family(self.process.pid):
+            with contextlib.suppress(OSError):  # a child gone meanwhile
+                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+                total += int(fields[11]) + int(fields[12])
+        return total / os.sysconf("SC_CLK_TCK")
 
     def stop(self) -> None:
         if self.process is not None and self.process.poll() is None:
@@ -143,6 +153,18 @@ class Server:
                 self.process.kill()
                 self.process.wait()
         self.process = None
+
+
+def _family(pid: int) -> list[int]:
+    """A process and its descendants (Linux: each thread's `children` file in /proc)."""
+    out, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        out.append(p)
+        for children in Path(f"/proc/{p}/task").glob("*/children"):
+            with contextlib.suppress(OSError):
+                todo.extend(int(c) for c in children.read_text().split())
+    return out
 
 
 def _failed(health: httpx.Response) -> bool:

@@ -284,12 +284,12 @@ def _http(h: dict[str, Any], b: dict[str, Any]) -> list[str]:
         f"{h['first_statuses'].get('refused', 0) / h['questions']:.0%} of the dev questions are meant "
         "to be refused). "
         + (
-            f"The server used {h['c8_server_cpu_ms']:.1f} ms of CPU per request (all its threads; the "
-            "8 client threads run in the bench process on the same cores). "
+            f"The server used {h['c8_server_cpu_ms']:.1f} ms of CPU per request (all its threads and its "
+            "parse worker's; the 8 client threads run in the bench process on the same cores). "
             if "c8_server_cpu_ms" in h
             else ""
         )
-        + f"Server peak RSS: {h['server_peak_mib']:,.0f} MiB.\n",
+        + f"Server peak RSS (with its parse worker's): {h['server_peak_mib']:,.0f} MiB.\n",
         "### Where an answer's time goes (in-process, one request at a time)\n",
         "The pipeline built in the bench process on a copy of the same store, every dev question asked "
         "once verbatim, then measured as a new question (as above): "
@@ -436,9 +436,9 @@ def _news(n: dict[str, Any]) -> list[str]:
         f"{n['c8_wall']:.1f} s; {', '.join(f'{c} {s}' for s, c in n['c8_statuses'].items())}; "
         f"**{_count(len(n['c8_errors']), 'error')}**"
         + (f": {', '.join(sorted(set(n['c8_errors']))[:5])}" if n["c8_errors"] else "")
-        + f"). The server used {n['c8_server_cpu_ms']:.1f} ms of CPU per request (all its threads; the "
-        "8 client threads run in the bench process on the same cores). "
-        f"Server peak RSS: {n['server_peak_mib']:,.0f} MiB.",
+        + f"). The server used {n['c8_server_cpu_ms']:.1f} ms of CPU per request (all its threads and its "
+        "parse worker's; the 8 client threads run in the bench process on the same cores). "
+        f"Server peak RSS (with its parse worker's): {n['server_peak_mib']:,.0f} MiB.",
         "",
         f"**Query-time work** (`verity_query_time_sentences_total` from `/metrics`, corpus sentences "
         f"embedded or parsed while answering): after the run {work}; before the first question "
