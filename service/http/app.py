@@ -109,7 +109,7 @@ def _start(settings: Settings, verity: Verity | None, state: AppState) -> None:
                 if settings.serve_parse_worker:
                     from index.analysis import ParseWorker
 
-                    verity.parser.use_worker(ParseWorker(verity.settings.spacy_model))
+                    verity.parser.use_worker(ParseWorker(verity.parser.analyzer.model))  # the same model
             if verity.store.count() == 0:
                 log.info("the store is empty: indexing %s", settings.corpus_dir)
                 summary = verity.index(load_documents(settings.corpus_dir), prune=False, progress=False)
@@ -124,6 +124,8 @@ def _start(settings: Settings, verity: Verity | None, state: AppState) -> None:
         except Exception as exc:
             log.exception("Verity failed to start")
             state.error = str(exc) or type(exc).__name__
+            if verity is not None:
+                verity.parser.close()  # its parse worker, if started: no server will use it
             return
     # what start-up built lives as long as the process (models, vocabularies, the corpus's passages and
     # BM25 index: ~870k objects on the news corpus); frozen, the collector stops walking it in every full
