@@ -58,6 +58,23 @@ def _ms(x: float) -> str:
     return f"{x:,.1f}"
 
 
+def _fresh_pass(n: dict[str, Any]) -> list[str]:
+    """The concurrency-8 pass on a fresh server (`bench_news._first_pass`), when the run has one."""
+    f = n.get("c8_fresh")
+    if not f:
+        return []
+    return [
+        "",
+        "**Concurrency 8 on a fresh server.** The run above follows the concurrency-1 pass over the same "
+        "questions, so the corpus sentences their answers rest on had been read before (their parses, "
+        "the reader's features and the span vectors of the short answer are built on first touch and "
+        f"kept). One pass of the dev questions behind `{f['lead']}` on a server that had answered nothing "
+        f"but its warm-up: **{f['rate']:.1f} requests/s** ({f['requests']} requests in {f['wall']:.1f} s, "
+        f"{_count(f['errors'], 'error')}), {f['server_cpu_ms']:.1f} ms of server CPU per request. "
+        "No target is set on it: issue 11's is the run above.",
+    ]
+
+
 def _count(n: int, what: str) -> str:
     return f"{n:,} {what}{'' if n == 1 else 's'}"
 
@@ -439,6 +456,7 @@ def _news(n: dict[str, Any]) -> list[str]:
         + f"). The server used {n['c8_server_cpu_ms']:.1f} ms of CPU per request (all its threads and its "
         "parse worker's; the 8 client threads run in the bench process on the same cores). "
         f"Server peak RSS (with its parse worker's): {n['server_peak_mib']:,.0f} MiB.",
+        *_fresh_pass(n),
         "",
         f"**Query-time work** (`verity_query_time_sentences_total` from `/metrics`, corpus sentences "
         f"embedded or parsed while answering): after the run {work}; before the first question "
