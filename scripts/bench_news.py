@@ -217,6 +217,7 @@ def news_bench(
     out["index"] = run_index(source, data, work / "index.log", env, encode_sample)
     shutil.copytree(data / "chroma", work / "floor-chroma")  # the same collection, for the floor
     cold = []
+    server_log = work / "server.log"  # of the server running: the fresh pass's has its own
     try:
         for i in range(2):
             print(f"news: cold start {i + 1}/2 ...", flush=True)
@@ -229,11 +230,12 @@ def news_bench(
         out["server_peak_mib"] = server.peak_mib()
         server.stop()
         print("news: concurrency 8 on a fresh server, one pass ...", flush=True)
-        server = make_server(data, work / "server-fresh.log", source)
+        server_log = work / "server-fresh.log"
+        server = make_server(data, server_log, source)
         server.start()
         out["c8_fresh"] = _first_pass(server, items)
     except Exception:
-        print((work / "server.log").read_text(errors="replace")[-3000:], file=sys.stderr)
+        print(server_log.read_text(errors="replace")[-3000:], file=sys.stderr)
         raise
     finally:
         server.stop()
@@ -249,28 +251,41 @@ def _first_pass(server: Any, items: list[dict[str, Any]]) -> dict[str, Any]:
     that has read those sentences before."""
     jobs = [(FRESH_LEAD + it["question"], it["as_of"]) for it in items]
     with httpx.Client(timeout=300) as client:
-
-        def one(job: tuple[str, str | None]) -> int:
-            try:
-                return client.post(
-                    f"{server.url}/v1/ask", json={"question": job[0], "as_of": job[1]}
-                ).status_code
-            except httpx.HTTPError:
-                return 0
-
-        started, cpu = time.perf_counter(), server.cpu_seconds()
-        with ThreadPoolExecutor(8) as pool:
-            codes = list(pool.map(one, jobs))
-        wall = time.perf_counter() - started
-        used = server.cpu_seconds() - cpu
+        results, wall, used = _at_concurrency_8(server, client, jobs)
     return {
         "requests": len(jobs),
         "wall": wall,
         "rate": len(jobs) / wall,
         "server_cpu_ms": 1000 * used / len(jobs),
-        "errors": sum(c != 200 for c in codes),
+        "errors": sum(code != 200 for _, code, _ in results),
         "lead": FRESH_LEAD,
     }
+
+
+def _post(client: httpx.Client, url: str, question: str, as_of: str | None) -> tuple[int, str]:
+    """`/v1/ask`: the HTTP status and the response's status (or what went wrong)."""
+    try:
+        r = client.post(f"{url}/v1/ask", json={"question": question, "as_of": as_of})
+    except httpx.HTTPError as exc:
+        return 0, type(exc).__name__
+    return r.status_code, str(r.json().get("status")) if r.status_code == 200 else r.text[:200]
+
+
+def _at_concurrency_8(
+    server: Any, client: httpx.Client, jobs: list[tuple[str, str | None]]
+) -> tuple[list[tuple[float, int, str]], float, float]:
+    """`jobs` from 8 threads sharing `client`: each request's (seconds, HTTP status, status), the wall
+    time and the server's CPU seconds (its parse worker's included)."""
+
+    def one(job: tuple[str, str | None]) -> tuple[float, int, str]:
+        t = time.perf_counter()
+        code, status = _post(client, server.url, *job)
+        return time.perf_counter() - t, code, status
+
+    started, cpu = time.perf_counter(), server.cpu_seconds()
+    with ThreadPoolExecutor(8) as pool:
+        results = list(pool.map(one, jobs))
+    return results, time.perf_counter() - started, server.cpu_seconds() - cpu
 
 
 def _ask(
@@ -280,13 +295,6 @@ def _ask(
     percentiles: Callable[[list[float]], dict[str, float]],
     c8_rounds: int,
 ) -> dict[str, Any]:
-    def ask(client: httpx.Client, question: str, as_of: str | None) -> tuple[int, str]:
-        try:
-            r = client.post(f"{server.url}/v1/ask", json={"question": question, "as_of": as_of})
-        except httpx.HTTPError as exc:
-            return 0, type(exc).__name__
-        return r.status_code, str(r.json().get("status")) if r.status_code == 200 else r.text[:200]
-
     import torch
 
     threads = sorted({1, torch.get_num_threads()})
@@ -302,7 +310,7 @@ def _ask(
         print(f"news: concurrency 1, {len(items)} questions ...", flush=True)
         for it in items:
             t = time.perf_counter()
-            code, status = ask(client, it["question"], it["as_of"])
+            code, status = _post(client, server.url, it["question"], it["as_of"])
             took = time.perf_counter() - t
             for n in threads:
                 torch.set_num_threads(n)
@@ -318,17 +326,7 @@ def _ask(
 
         jobs = [(lead + it["question"], it["as_of"]) for lead in LEADS[:c8_rounds] for it in items]
         print(f"news: concurrency 8, {len(jobs)} never-seen questions ...", flush=True)
-
-        def one(job: tuple[str, str | None]) -> tuple[float, int, str]:
-            t = time.perf_counter()
-            code, status = ask(client, *job)
-            return time.perf_counter() - t, code, status
-
-        started, cpu = time.perf_counter(), server.cpu_seconds()
-        with ThreadPoolExecutor(8) as pool:
-            c8 = list(pool.map(one, jobs))
-        wall = time.perf_counter() - started
-        c8_cpu = server.cpu_seconds() - cpu
+        c8, wall, c8_cpu = _at_concurrency_8(server, client, jobs)
         after = counters(client.get(f"{server.url}/metrics").text)
     ok = [t for t, code, _ in c8 if code == 200]
     c8_errors = [f"{code}: {s}" for _, code, s in c8 if code != 200]
