@@ -193,7 +193,8 @@ def fit(
         trials[kinds] = cross_validate(items, folds, parser, embedder, kinds)
         log(f"{'+'.join(kinds)}: held out {json.dumps(trials[kinds])}")
     best = max(objective(t) for t in trials.values())
-    chosen = next(k for k in KINDS if objective(trials[k]) >= best - TIE)
+    near = [k for k in KINDS if objective(trials[k]) >= best - TIE]
+    chosen = min(near, key=lambda k: (roughness(k), -objective(trials[k])))
     labels = label_table(items, parser)
     final = train(items, labels, focus_words(items, labels), parser, embedder, chosen)
     figures = {"held_out": trials[chosen], "fitted_on": evaluate(final, items, parser, embedder)}
@@ -242,12 +243,23 @@ def _base(key: str) -> str:
 
 
 # the sentence and span model kinds compared by cross-validation over months (month i of the training
-# weeks in fold i mod FOLDS), smoothest first; `objective` picks one, and where kinds score within TIE of the
-# best (a question or two of the 554 with an answer), the smoothest of them: trees are piecewise constant,
-# and questions unlike the training ones (the seeds' "how did lawmakers describe ...") fall between splits
-KINDS = [("logistic", "logistic"), ("blend", "logistic"), ("blend", "blend"), ("trees", "logistic")]
+# weeks in fold i mod FOLDS); `objective` picks one, and where kinds score within TIE of the best (a
+# question or two of the 554 with an answer), the smoothest of them, then the best of those: trees are
+# piecewise constant, and questions unlike the training ones (the seeds' "how did lawmakers describe ...")
+# fall between splits. "grouped" is a logistic span model fitted for the choice it makes, among the spans
+# of one sentence (`Logistic.fit_grouped`): as smooth as the pointwise one
+KINDS = [
+    ("logistic", "logistic"), ("blend", "logistic"), ("blend", "grouped"), ("blend", "blend"),
+    ("trees", "logistic"),
+]  # fmt: skip
 TIE = 0.005
 FOLDS = 5
+_ROUGHNESS = {"logistic": 0, "grouped": 0, "blend": 1, "trees": 2}
+
+
+def roughness(kinds: tuple[str, str]) -> int:
+    """How piecewise the pair of models is: 0 for two logistic models, more for each blend or trees."""
+    return sum(_ROUGHNESS[k] for k in kinds)
 
 
 OBJECTIVE_KEYS = ("lead_accuracy", "short_answer_accuracy", "unanswerable_refused")
@@ -318,7 +330,9 @@ The committed model is then refitted on all questions; "fitted on all" scores it
 **Which kind** of each model is chosen by the same cross-validation, by the mean of lead accuracy,
 short-answer accuracy and unanswerable refused; where kinds come within {TIE} of the best, the smoothest
 of them (logistic, then the blend, then trees alone: trees are piecewise constant, and on questions
-unlike the training ones a sentence can fall on the wrong side of a split). This run chose
+unlike the training ones a sentence can fall on the wrong side of a split), then the best of those.
+"grouped" is a logistic span model fitted by conditional likelihood, for the choice it makes among the
+spans of one sentence, then calibrated to a probability. This run chose
 {kinds["sentence"]} + {kinds["span"]}:
 
 {chr(10).join(compared)}
@@ -442,7 +456,7 @@ def train(
             span_rows.append(row)
             span_ys.extend(span_matches(s.text, alts) for s in spans)
     sx, sy = np.vstack(span_rows), np.asarray(span_ys, dtype=float)
-    model.span = fitted.fit(kinds[1], SPAN_FEATURES, sx, sy)
+    model.span = fitted.fit(kinds[1], SPAN_FEATURES, sx, sy, sizes=[len(r) for r in span_rows])
     # the span threshold: a short answer pays when right and costs half as much when wrong
     best_probs = np.concatenate([model.span.predict(r).max(keepdims=True) for r in span_rows])
     best_right = []

@@ -2,7 +2,8 @@
 
 Three kinds, chosen per model by `make train` by cross-validation over months:
 
-* `Logistic` — standardised features, one weight each, fitted by Newton's method in numpy (deterministic);
+* `Logistic` — standardised features, one weight each, fitted by Newton's method in numpy (deterministic),
+  either row by row or, for a choice within groups (the span model), by conditional likelihood;
 * `Trees` — gradient-boosted decision trees fitted by scikit-learn's `HistGradientBoostingClassifier`
   (seeded, no early stopping: deterministic), exported to plain JSON arrays and evaluated here in numpy.
   Trees learn what a linear model cannot: that coverage matters more when similarity is middling, that
@@ -64,6 +65,45 @@ class Logistic:
             if np.abs(step).max() < 1e-8:
                 break
         return Logistic(features, mean.tolist(), scale.tolist(), w[:-1].tolist(), float(w[-1]))
+
+    @staticmethod
+    def fit_grouped(
+        features: list[str], rows: np.ndarray, labels: np.ndarray, sizes: list[int], l2: float = 1.0
+    ) -> Logistic:
+        """A logistic model for a choice within groups (the spans of one sentence): the weights maximise
+        the likelihood of a group's right rows under a softmax over the group (a conditional logit, by
+        Newton's method from zero; groups with no right row are left out), then one scale and a bias
+        are fitted over the rows of those groups, so that the result is P(right | the group holds a
+        right row), like `fit`'s on the same rows. The pointwise fit
+        spends its weights on telling answers from the many spans no sentence would offer; this one
+        only on what separates the right span from its neighbours."""
+        mean = rows.mean(axis=0)
+        scale = rows.std(axis=0)
+        scale[scale < 1e-9] = 1.0
+        x = (rows - mean) / scale
+        bounds = np.cumsum([0, *sizes])
+        groups = [(a, b) for a, b in zip(bounds[:-1], bounds[1:], strict=True) if labels[a:b].sum() > 0]
+        w = np.zeros(x.shape[1])
+        for _ in range(50):
+            grad, hess = l2 * w, np.diag(np.full(len(w), l2 + 1e-9))
+            for a, b in groups:
+                xg = x[a:b]
+                p = np.exp(xg @ w - (xg @ w).max())
+                p /= p.sum()
+                q = p * labels[a:b]  # the softmax's share among the group's right rows
+                grad = grad + xg.T @ (p - q / q.sum())
+                m = xg.T @ p
+                hess = hess + (xg * p[:, None]).T @ xg - np.outer(m, m)
+            step = np.linalg.solve(hess, grad)
+            w -= step
+            if np.abs(step).max() < 1e-8:
+                break
+        inside = np.concatenate([np.arange(a, b) for a, b in groups])  # rows of groups with a right row
+        score = x[inside] @ w
+        calibration = Logistic.fit(["score"], score[:, None], labels[inside], l2=0.0)
+        a = calibration.weights[0] / calibration.scale[0]
+        bias = calibration.bias - a * calibration.mean[0]
+        return Logistic(features, mean.tolist(), scale.tolist(), (a * w).tolist(), float(bias))
 
 
 @dataclass
@@ -181,8 +221,15 @@ class Blend:
 Fitted = Logistic | Trees | Blend
 
 
-def fit(kind: str, features: list[str], rows: np.ndarray, labels: np.ndarray) -> Fitted:
-    """A model of `kind` ("logistic", "trees" or "blend") fitted with its defaults."""
+def fit(
+    kind: str, features: list[str], rows: np.ndarray, labels: np.ndarray, sizes: list[int] | None = None
+) -> Fitted:
+    """A model of `kind` ("logistic", "grouped", "trees" or "blend") fitted with its defaults; "grouped"
+    (`Logistic.fit_grouped`) needs the sizes of the consecutive groups of rows a choice is made within."""
+    if kind == "grouped":
+        if sizes is None:
+            raise ValueError("a grouped model needs the sizes of its groups")
+        return Logistic.fit_grouped(features, rows, labels, sizes)
     kinds: dict[str, Any] = {"logistic": Logistic.fit, "trees": Trees.fit, "blend": Blend.fit}
     model: Fitted = kinds[kind](features, rows, labels)
     return model

@@ -51,6 +51,41 @@ def test_boosted_trees_are_deterministic_and_learn_what_a_line_cannot() -> None:
     assert ((Logistic.fit(["a", "b"], x, y).predict(x) > 0.5) == (y > 0.5)).mean() < 0.7
 
 
+def test_a_grouped_fit_learns_the_choice_within_groups_that_a_pointwise_fit_misses() -> None:
+    """Groups of five rows, a quarter of them with one right row. Within a group the right row has the
+    highest "b" and a lower "d"; but "d" stands high in the groups with a right row and low in the others,
+    so a fit row by row weighs it up, and its choice within a group goes wrong."""
+    rng = np.random.default_rng(11)
+    rows, labels, sizes = [], [], []
+    for g in range(300):
+        size, answered = 5, g % 4 == 0
+        b = rng.normal(scale=3.0) + rng.normal(size=size)  # each group's level says nothing
+        right = int(np.argmax(b))
+        d = (4.0 if answered else 0.0) + 0.3 * rng.normal(size=size)
+        if answered:
+            d[right] -= 1.0
+        rows.extend(np.stack([b, d], axis=1))
+        labels.extend(float(answered and i == right) for i in range(size))
+        sizes.append(size)
+    x, y = np.asarray(rows), np.asarray(labels)
+    grouped = fitted.fit("grouped", ["b", "d"], x, y, sizes=sizes)
+    assert grouped == fitted.fit("grouped", ["b", "d"], x, y, sizes=sizes)  # deterministic
+    assert isinstance(grouped, Logistic) and fitted.load(json.loads(json.dumps(grouped.to_json()))) == grouped
+    starts = np.cumsum([0, *sizes[:-1]])
+    answered_groups = [(s, s + n) for s, n in zip(starts, sizes, strict=True) if y[s : s + n].any()]
+
+    def chosen_right(model: fitted.Fitted) -> float:
+        return float(np.mean([y[a + int(np.argmax(model.predict(x[a:b])))] for a, b in answered_groups]))
+
+    assert chosen_right(grouped) > 0.95 and chosen_right(Logistic.fit(["b", "d"], x, y)) < 0.5
+    inside = np.concatenate([np.arange(a, b) for a, b in answered_groups])
+    probs = grouped.predict(x[inside])  # calibrated within the groups with a right row
+    assert probs.min() > 0.0 and probs.max() < 1.0
+    assert probs[y[inside] == 1].mean() > 2 * probs[y[inside] == 0].mean()
+    with pytest.raises(ValueError, match="sizes"):
+        fitted.fit("grouped", ["b", "d"], x, y)
+
+
 def test_every_kind_reads_back_from_its_json_and_predicts_the_same() -> None:
     rng = np.random.default_rng(5)
     x = rng.normal(size=(1500, 3))
@@ -345,6 +380,27 @@ def test_the_short_answer_comes_from_the_second_sentence_when_the_best_names_no_
     assert short is not None and short.text == "Michelle Yeoh"
     cited = response.citations[short.citation - 1]
     assert cited.document_id == "b" and (short.start, short.end) == (40, 40 + len("Michelle Yeoh"))
+
+
+def test_the_short_answer_can_come_from_the_sentence_the_best_leans_on(verity: Verity) -> None:
+    """"He said ..." answers with the sentence before it, shown with it: the name is there, and the short
+    answer cites that sentence, with offsets into the document."""
+    from service.answering.compose import Composition
+
+    first = "Andy Reid spoke to reporters in Kansas City after the game on Sunday."
+    second = "He said the team would sign a new quarterback."
+    text = f"{first} {second}"
+    before, after = Sentence(first, 0, len(first)), Sentence(second, len(first) + 1, len(text))
+    leaning = Candidate("r:0", Passage("r", "Chiefs", 0, [before, after], text), after, 1, before, score=0.8)
+    question = analyse("Which coach said the team would sign a new quarterback?", verity.parser)
+    corpus = verity.retriever.corpus
+    assert verity.reader.short_answer(question, second, [second], 0.8, corpus) is None  # names no one
+    composition = Composition([leaning], best=leaning, candidates=[leaning])
+    response = verity.responder.answer(question, composition, corpus)
+    short = response.short_answer
+    assert short is not None and short.text == "Andy Reid"
+    cited = response.citations[short.citation - 1]
+    assert cited.text == first and text[short.start : short.end] == "Andy Reid"
 
 
 def test_the_proper_nouns_before_a_persons_title_are_a_span_of_their_own(verity: Verity) -> None:
