@@ -452,7 +452,9 @@ def train(
             spans = reader.spans(it["question"], c.sentence.text)
             if not spans:
                 continue
-            row = reader.span_rows(it["question"], c.sentence.text, spans, others, float(p), it["corpus"])
+            row = reader.span_rows(
+                it["question"], c.sentence.text, spans, others, float(p), it["corpus"], c.passage.title
+            )
             span_rows.append(row)
             span_ys.extend(span_matches(s.text, alts) for s in spans)
     sx, sy = np.vstack(span_rows), np.asarray(span_ys, dtype=float)
@@ -519,8 +521,9 @@ def evaluate(
             lead += int(it["labels"][best])
             order = np.argsort(-probs)
             others = [it["candidates"][int(i)].sentence.text for i in order[:5]]
+            top = it["candidates"][best]
             span = reader.short_answer(
-                it["question"], it["candidates"][best].sentence.text, others, float(probs[best]), it["corpus"]
+                it["question"], top.sentence.text, others, float(probs[best]), it["corpus"], top.passage.title
             )
             alts = it["q"]["must"][0]
             short += int(span is not None and any(a.lower() in span.text.lower() for a in alts))

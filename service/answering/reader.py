@@ -20,8 +20,9 @@ over signals we can compute and explain, fitted on `../shared/news/train` by `sc
   focus noun, or "person", "place", "date" ...: "worms" for "which animal", not "water"), and whether it
   sits in a dateline ("WASHINGTON –" names where the story was filed, not what was asked), whether the
   noun asked for stands within three words of it ("the overdose reversal drug Narcan" for "what drug")
-  and whether it holds that noun itself (then it restates what is asked rather than answering it), and
-  how rare its most distinctive word is in the corpus (a quiz asks for "Oklahoma", seldom for "U.S.").
+  and whether it holds that noun itself (then it restates what is asked rather than answering it),
+  how rare its most distinctive word is in the corpus (a quiz asks for "Oklahoma", seldom for "U.S."),
+  and whether its article's headline names it (a story's headline names what it is about).
 
 A question is refused when no sentence reaches the refusal threshold fitted on the same data.
 
@@ -70,7 +71,7 @@ SENTENCE_FEATURES = [
 SPAN_FEATURES = [
     "label_fit", "is_entity", "proper", "tokens", "distance", "asked", "repeated", "subject", "object",
     "position", "sentence_score", "modifier", "focus_sim", "dateline", "near_terms", "before_match",
-    "after_match", "focus_near", "restates", "rarity", "focus_gap", "fit_gap",
+    "after_match", "focus_near", "restates", "rarity", "in_title", "focus_gap", "fit_gap",
 ]  # fmt: skip
 _GAPS = ("focus_gap", "fit_gap")  # the span features computed from the others, last in the row
 NO_ENTITY = "CHUNK"  # the label of a noun chunk that is not an entity
@@ -319,7 +320,7 @@ class Reader:
 
     def span_rows(
         self, question: Question, sentence: str, spans: list[Span], others: list[str], score: float,
-        corpus: Corpus,
+        corpus: Corpus, title: str = "",
     ) -> np.ndarray:  # fmt: skip
         doc = self.parser.sentence(sentence)
         key = self.key(question)
@@ -334,6 +335,7 @@ class Reader:
         before, after = _around_wh(question)
         keys = _token_keys(doc)[0]
         focus = question.focus
+        headline = title.lower()
         rows = []
         for s, sim in zip(spans, sims, strict=True):
             toks = [t for t in doc if s.start <= t.idx < s.end]
@@ -353,6 +355,7 @@ class Reader:
                 len((left | right) & terms) / max(len(terms), 1), _share(before, left), _share(after, right),
                 float(focus is not None and focus in beside),
                 float(focus is not None and focus in keys[first : last + 1]), _rarity(s.text, corpus),
+                float(_in_title(s, headline)),
             ])  # fmt: skip
         out = np.asarray(rows, dtype=np.float64).reshape(len(spans), len(SPAN_FEATURES) - len(_GAPS))
         # how far each span falls behind the sentence's best in meaning and in kind: the choice is
@@ -362,13 +365,16 @@ class Reader:
         return np.hstack([out, gaps.reshape(len(spans), len(_GAPS))])
 
     def short_answer(
-        self, question: Question, sentence: str, others: list[str], score: float, corpus: Corpus
-    ) -> Span | None:
-        """The best span of the answering sentence, when the span model is confident enough."""
+        self, question: Question, sentence: str, others: list[str], score: float, corpus: Corpus,
+        title: str = "",
+    ) -> Span | None:  # fmt: skip
+        """The best span of the answering sentence (from an article with this `title`), when the span
+        model is confident enough."""
         spans = self.spans(question, sentence)
         if not spans:
             return None
-        probs = self.model.span.predict(self.span_rows(question, sentence, spans, others, score, corpus))
+        rows = self.span_rows(question, sentence, spans, others, score, corpus, title)
+        probs = self.model.span.predict(rows)
         best = int(np.argmax(probs))
         if probs[best] < self.model.span_threshold:
             return None
@@ -455,6 +461,17 @@ def _rarity(text: str, corpus: Corpus) -> float:
     if not words:
         return 0.0
     return max(corpus.idf(w) for w in words) / math.log(1 + max(corpus.sentences, 1))
+
+
+def _in_title(span: Span, headline: str) -> bool:
+    """The span, or a person's or organisation's last word (a surname, a team's nickname), stands in its
+    article's (lower-cased) headline: a story's headline names what it is about ("... to train in
+    Oklahoma")."""
+    words = span.text.lower().split()
+    if not words or not headline:
+        return False
+    forms = {" ".join(words), words[-1]} if span.label in ("PERSON", "ORG") else {" ".join(words)}
+    return any(re.search(rf"(?<!\w){re.escape(w)}(?!\w)", headline) is not None for w in forms if len(w) >= 3)
 
 
 def _share(wanted: set[str], found: set[str]) -> float:

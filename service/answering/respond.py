@@ -216,12 +216,12 @@ class Responder:
             return None
         ranked = sorted(composition.candidates, key=lambda c: c.score, reverse=True)[:5]
         others = [c.sentence.text for c in ranked]
+        read = self.reader.short_answer
         found = [
             (c, sentence, span)
             for c in composition.sentences[:2]
             for sentence in _read_with(c)
-            if (span := self.reader.short_answer(question, sentence.text, others, c.score, corpus))
-            is not None
+            if (span := read(question, sentence.text, others, c.score, corpus, c.passage.title)) is not None
         ]
         if not found:
             return None

@@ -15,7 +15,15 @@ from service.answering.fitted import Logistic, Trees
 from service.answering.pipeline import Verity
 from service.answering.question import analyse
 from service.answering.read import Candidate
-from service.answering.reader import SENTENCE_FEATURES, SPAN_FEATURES, Reader, ReaderModel, _rarity
+from service.answering.reader import (
+    SENTENCE_FEATURES,
+    SPAN_FEATURES,
+    Reader,
+    ReaderModel,
+    Span,
+    _in_title,
+    _rarity,
+)
 from service.answering.retrieve import Corpus
 from service.config import Settings
 from service.errors import ConfigError
@@ -383,7 +391,7 @@ def test_the_short_answer_comes_from_the_second_sentence_when_the_best_names_no_
 
 
 def test_the_short_answer_can_come_from_the_sentence_the_best_leans_on(verity: Verity) -> None:
-    """"He said ..." answers with the sentence before it, shown with it: the name is there, and the short
+    """ "He said ..." answers with the sentence before it, shown with it: the name is there, and the short
     answer cites that sentence, with offsets into the document."""
     from service.answering.compose import Composition
 
@@ -456,3 +464,15 @@ def test_a_span_named_in_most_of_the_corpus_reads_as_less_rare() -> None:
     common, rare = _rarity("Texas", corpus), _rarity("Oklahoma", corpus)
     assert 0.0 < common < rare <= 1.0
     assert _rarity("Fort Sill", corpus) > rare  # words it never saw: the rarest
+
+
+def test_a_span_in_its_articles_headline_is_told_by_whole_words_or_a_persons_surname() -> None:
+    headline = "ukraine live updates: 100 ukrainian troops to train in oklahoma".lower()
+    assert _in_title(Span("Oklahoma", 0, 8, "GPE"), headline)
+    assert not _in_title(Span("Russia", 0, 6, "GPE"), headline)
+    assert not _in_title(Span("Ukrain", 0, 6, "GPE"), headline)  # whole words only
+    hurts = "jalen hurts' contract makes eagles qb highest-paid nfl player ever"
+    assert _in_title(Span("Jalen Hurts", 0, 11, "PERSON"), hurts)
+    assert _in_title(Span("Hurts", 0, 5, "PERSON"), hurts)
+    assert not _in_title(Span("United States", 0, 13, "GPE"), "the states that voted")  # a place: whole name
+    assert not _in_title(Span("Oklahoma", 0, 8, "GPE"), "")
