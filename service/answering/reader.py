@@ -335,7 +335,7 @@ class Reader:
         before, after = _around_wh(question)
         keys = _token_keys(doc)[0]
         focus = question.focus
-        headline = title.lower()
+        headline = stem_set(title)
         rows = []
         for s, sim in zip(spans, sims, strict=True):
             toks = [t for t in doc if s.start <= t.idx < s.end]
@@ -463,15 +463,14 @@ def _rarity(text: str, corpus: Corpus) -> float:
     return max(corpus.idf(w) for w in words) / math.log(1 + max(corpus.sentences, 1))
 
 
-def _in_title(span: Span, headline: str) -> bool:
-    """The span, or a person's or organisation's last word (a surname, a team's nickname), stands in its
-    article's (lower-cased) headline: a story's headline names what it is about ("... to train in
-    Oklahoma")."""
-    words = span.text.lower().split()
+def _in_title(span: Span, headline: frozenset[str]) -> bool:
+    """The span's words, or a person's or organisation's last word (a surname, a team's nickname), stand
+    in its article's headline (`headline`: its stems): a story's headline names what it is about ("... to
+    train in Oklahoma"; "drones" for the span "drone")."""
+    words = stems(span.text)
     if not words or not headline:
         return False
-    forms = {" ".join(words), words[-1]} if span.label in ("PERSON", "ORG") else {" ".join(words)}
-    return any(re.search(rf"(?<!\w){re.escape(w)}(?!\w)", headline) is not None for w in forms if len(w) >= 3)
+    return set(words) <= headline or (span.label in ("PERSON", "ORG") and words[-1] in headline)
 
 
 def _share(wanted: set[str], found: set[str]) -> float:
