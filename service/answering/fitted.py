@@ -74,15 +74,17 @@ class Logistic:
         the likelihood of a group's right rows under a softmax over the group (a conditional logit, by
         Newton's method from zero; groups with no right row are left out), then one scale and a bias
         are fitted over the rows of those groups, so that the result is P(right | the group holds a
-        right row), like `fit`'s on the same rows. The pointwise fit
-        spends its weights on telling answers from the many spans no sentence would offer; this one
-        only on what separates the right span from its neighbours."""
+        right row), like `fit`'s on the same rows. The pointwise fit spends its weights on telling
+        answers from the many spans no sentence would offer; this one only on what separates the right
+        span from its neighbours."""
         mean = rows.mean(axis=0)
         scale = rows.std(axis=0)
         scale[scale < 1e-9] = 1.0
         x = (rows - mean) / scale
         bounds = np.cumsum([0, *sizes])
         groups = [(a, b) for a, b in zip(bounds[:-1], bounds[1:], strict=True) if labels[a:b].sum() > 0]
+        if not groups:
+            raise ValueError("no group has a right row to learn the choice from")
         w = np.zeros(x.shape[1])
         for _ in range(50):
             grad, hess = l2 * w, np.diag(np.full(len(w), l2 + 1e-9))

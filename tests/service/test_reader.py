@@ -93,6 +93,8 @@ def test_a_grouped_fit_learns_the_choice_within_groups_that_a_pointwise_fit_miss
     assert probs[y[inside] == 1].mean() > 2 * probs[y[inside] == 0].mean()
     with pytest.raises(ValueError, match="sizes"):
         fitted.fit("grouped", ["b", "d"], x, y)
+    with pytest.raises(ValueError, match="no group"):
+        fitted.fit("grouped", ["b", "d"], x, np.zeros_like(y), sizes=sizes)
 
 
 def test_every_kind_reads_back_from_its_json_and_predicts_the_same() -> None:
