@@ -249,7 +249,14 @@ def _eval(args: argparse.Namespace, settings: Settings) -> int:
     if not args.file.is_file():
         raise BadRequest(f"{args.file}: no such eval set")
     items = evaluation.load_items(args.file)
-    report = evaluation.run(_verity(settings), items)
+    verity = _verity(settings)
+    if verity.store.count() == 0:  # every answer would be a refusal: figures that mean nothing
+        print(
+            f"verity eval: the index in {settings.data_dir} is empty; run `verity index` first",
+            file=sys.stderr,
+        )
+        return EXIT_FAILURE
+    report = evaluation.run(verity, items)
     if args.show:
         for row in report.rows:
             mark = "ok " if row["ok"] else "XX "

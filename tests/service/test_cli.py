@@ -49,6 +49,15 @@ def test_index_reindex_and_ask(corpus: Path, tmp_path: Path, capsys: pytest.Capt
     assert response["refusal"]["reason"] in ("out_of_scope", "insufficient_evidence")
 
 
+def test_eval_on_an_empty_index_says_to_index_first(
+    corpus: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Scored against an empty index every question would be refused: no table of meaningless figures."""
+    assert main(["eval", str(SEEDS / "eval-dev.jsonl")]) == 1
+    out = capsys.readouterr()
+    assert "is empty; run `verity index` first" in out.err and "answer_accuracy" not in out.out
+
+
 def test_a_refusal_prints_its_reason_and_message() -> None:
     message = "The articles in this corpus do not cover this question, so Verity cannot answer it."
     refused = AskResponse(
