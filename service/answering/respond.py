@@ -94,13 +94,13 @@ class Responder:
         for c in lead + [c for c in composition.sentences if c not in lead]:
             if c.key in shown:  # already shown as the sentence another one leans on
                 continue
-            if SentenceReader.needs_previous(c) and c.previous is not None:
-                key = (c.passage.document_id, c.previous.start)
+            if (previous := _leaned_on(c)) is not None:
+                key = (c.passage.document_id, previous.start)
                 if key not in shown:
                     shown.add(key)
-                    n = cited.cite(c.passage, c.previous)
-                    parts.append(f"{c.previous.text} [{n}]")
-                    claims.append(Claim(text=c.previous.text, citations=[n], verdict="supported"))
+                    n = cited.cite(c.passage, previous)
+                    parts.append(f"{previous.text} [{n}]")
+                    claims.append(Claim(text=previous.text, citations=[n], verdict="supported"))
             shown.add(c.key)
             numbers = [cited.candidate(c)] + [cited.candidate(d) for d in c.corroborating]
             markers = "".join(f"[{n}]" for n in dict.fromkeys(numbers))
@@ -220,12 +220,13 @@ class Responder:
         found = [
             (c, sentence, span)
             for c in composition.sentences[:2]
-            for sentence in _read_with(c)
-            if (span := read(question, sentence.text, others, c.score, corpus, c.passage.title)) is not None
+            for sentence in (c.sentence, _leaned_on(c))
+            if sentence is not None
+            and (span := read(question, sentence.text, others, c.score, corpus, c.passage.title)) is not None
         ]
         if not found:
             return None
-        chosen, sentence, span = max(found, key=lambda found: found[2].score * found[0].score)
+        chosen, sentence, span = max(found, key=lambda one: one[2].score * one[0].score)
         start = sentence.start + span.start
         citation = cited.cite(chosen.passage, sentence)
         return ShortAnswer(text=span.text, citation=citation, start=start, end=start + len(span.text))
@@ -252,13 +253,10 @@ class Responder:
         return message
 
 
-def _read_with(c: Candidate) -> list[Sentence]:
-    """A shown sentence, and the one before it when it leans on it and is shown with it: "But the
-    rocket met a fiery end" answers "what was the rocket's name?" with the sentence before it, which
-    names "Starship"."""
-    if SentenceReader.needs_previous(c) and c.previous is not None:
-        return [c.sentence, c.previous]
-    return [c.sentence]
+def _leaned_on(c: Candidate) -> Sentence | None:
+    """The sentence before `c` when `c` leans on it ("He said ...", "But ..."): the answer shows it first,
+    and its spans may hold the short answer (the name "He" stands for)."""
+    return c.previous if SentenceReader.needs_previous(c) else None
 
 
 _MARKERS = re.compile(r"(?:\s*\[\d+\])+\s*")
