@@ -302,7 +302,7 @@ class Reader:
         except ValueError:  # no dependency parse
             chunks = []
         for chunk in chunks:
-            toks = [t for t in chunk if t.pos_ not in ("DET", "PRON") and not t.is_punct]
+            toks = [t for t in chunk if t.pos_ not in ("DET", "PRON", "CCONJ") and not t.is_punct]
             possessive = max((i for i, t in enumerate(toks) if t.tag_ == "POS"), default=-1)
             toks = toks[possessive + 1 :]  # "Russia's barrage": the possessor is a span of its own
             while toks and toks[0].i in taken and len(toks) > 1:

@@ -13,12 +13,13 @@ import re
 from dataclasses import dataclass
 
 from index.documents import Passage, Sentence
+from index.store import sentence_id
 from service.answering.compose import Composition
 from service.answering.llm import Generated
 from service.answering.premise import Presupposition
 from service.answering.question import AnswerType, Question
 from service.answering.read import Candidate, SentenceReader
-from service.answering.reader import Reader
+from service.answering.reader import NO_ENTITY, Reader
 from service.answering.retrieve import Corpus
 from service.answering.verify import Judgement
 from service.schemas import (
@@ -211,7 +212,8 @@ class Responder:
         the answer its second sentence names ("Golden Globes 2023: 'Banshees of Inisherin' wins best
         comedy", then "Michelle Yeoh ... won"): on `make train`'s held-out months the short answer was
         right for 0.439 of the questions with an answer from the best sentence, 0.462 from these two
-        (0.464 from the top three candidates, shown or not; the span's probability alone 0.440)."""
+        (0.464 from the top three candidates, shown or not; the span's probability alone 0.440). A name
+        given by one word is given in full from earlier in its article (`_full_name`)."""
         if composition.best is None or question.answer_type in _NO_SHORT_ANSWER:
             return None
         ranked = sorted(composition.candidates, key=lambda c: c.score, reverse=True)[:5]
@@ -227,9 +229,47 @@ class Responder:
         if not found:
             return None
         chosen, sentence, span = max(found, key=lambda one: one[2].score * one[0].score)
-        start = sentence.start + span.start
-        citation = cited.cite(chosen.passage, sentence)
-        return ShortAnswer(text=span.text, citation=citation, start=start, end=start + len(span.text))
+        passage, text, start = chosen.passage, span.text, sentence.start + span.start
+        if span.label in ("PERSON", "ORG", NO_ENTITY) and span.text.istitle() and " " not in span.text:
+            full = self._full_name(span.text, chosen.passage, corpus)
+            if full is not None:
+                passage, sentence, text, at = full
+                start = sentence.start + at
+        citation = cited.cite(passage, sentence)
+        return ShortAnswer(text=text, citation=citation, start=start, end=start + len(text))
+
+    def _full_name(
+        self, surname: str, passage: Passage, corpus: Corpus
+    ) -> tuple[Passage, Sentence, str, int] | None:
+        """The full name of a person or organisation the chosen sentence names by one word ("Hurts", which
+        spaCy may not even tag as a name; "Suns"), from the first sentence of the same article up to it
+        that names them in full ("Jalen Hurts is feeling the love"): news names a person or a team in
+        full at first mention and by surname or nickname after. Read from the stored parses only (a
+        sentence stored without one is skipped: nothing is parsed here). Returns the sentence's passage,
+        the sentence, the name and its offset in the sentence."""
+        document = passage.document_id
+        ids = [
+            pid for i in range(passage.position + 1)
+            if (pid := corpus.by_position.get((document, i))) is not None
+        ]  # fmt: skip
+        records = corpus.sentence_records(ids)
+        for pid in ids:
+            earlier = corpus.passages[pid]
+            stored = {
+                s.text: record.analysis
+                for i, s in enumerate(earlier.sentences)
+                if (record := records.get(sentence_id(pid, i))) is not None and record.analysis
+            }
+            self.reader.parser.preload(stored)
+            for s in earlier.sentences:
+                if s.text not in stored or surname not in s.text:
+                    continue
+                for e in self.reader.parser.sentence(s.text).ents:
+                    words = [t for t in e if t.tag_ != "POS"]  # "Jalen Hurts'": the name without the marker
+                    if e.label_ in ("PERSON", "ORG") and len(words) >= 2 and words[-1].text == surname:
+                        name = s.text[words[0].idx : words[-1].idx + len(words[-1].text)]
+                        return earlier, s, name, words[0].idx
+        return None
 
     def _refusal_message(self, question: Question, composition: Composition, cited: Cited) -> str:
         """Why Verity refuses, naming the closest sentences it rejected and why (another time, no answer)."""

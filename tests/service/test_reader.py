@@ -479,3 +479,41 @@ def test_a_span_in_its_articles_headline_is_told_by_its_words_or_a_persons_surna
     assert _in_title(Span("Coach Jalen Hurts", 0, 17, "PERSON"), hurts)  # a person's surname will do
     assert not _in_title(Span("Ohio State", 0, 10, "GPE"), stem_set("The states that voted"))  # a place: all
     assert not _in_title(Span("Oklahoma", 0, 8, "GPE"), frozenset())
+
+
+def test_no_span_starts_or_ends_with_a_conjunction(verity: Verity) -> None:
+    """spaCy's noun chunk "Thirty-six East Coast and Gulf Coast ports", with its first words taken by an
+    entity, once left the span "and Gulf Coast ports" as a short answer."""
+    question = analyse("Which union workers went on strike this week against automation?", verity.parser)
+    sentence = (
+        "Thirty-six East Coast and Gulf Coast ports shut down as 45,000 union workers walked off the job."
+    )
+    texts = [s.text for s in verity.reader.spans(question, sentence)]
+    assert texts and "ports" in " ".join(texts)
+    assert not any(t.split()[0].lower() in ("and", "or", "but") for t in texts)
+    assert not any(t.split()[-1].lower() in ("and", "or", "but") for t in texts)
+
+
+def test_a_name_given_by_one_word_is_the_full_name_from_earlier_in_the_article(
+    verity: Verity, tmp_path: Path
+) -> None:
+    """News names a person in full at first mention and by surname after: a short answer "Hurts" is
+    given as "Jalen Hurts", cited to the sentence that names him in full, read from its stored parse."""
+    text = (
+        "Jalen Hurts is feeling the love in the City of Brotherly Love.\n\n"
+        "The team's front office met with agents for most of the spring. "
+        "Hurts agreed on Monday to a five-year contract extension worth $255 million."
+    )
+    other = Verity(
+        Settings(data_dir=tmp_path, corpus_dir=tmp_path / "none", collection="surname"), models=verity
+    )
+    other.index([Document("deal", "Eagles sign their quarterback", text)], progress=False)
+    before = dict(other.work.counts)
+    response = other.ask("Which quarterback agreed to a five-year contract extension worth $255 million?")
+    assert response.status == "answered", response
+    short = response.short_answer
+    assert short is not None and short.text == "Jalen Hurts", short
+    cited = response.citations[short.citation - 1]
+    assert cited.text.startswith("Jalen Hurts is feeling") and text[short.start : short.end] == "Jalen Hurts"
+    assert "Hurts agreed on Monday" in response.answer  # the answer still shows the sentence that answers
+    assert other.work.counts == before  # the earlier sentence's stored parse, not a parse at query time
