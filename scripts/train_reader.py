@@ -44,11 +44,13 @@ from service.answering.question import analyse  # noqa: E402
 from service.answering.read import SentenceReader  # noqa: E402
 from service.answering.reader import (  # noqa: E402
     NO_ENTITY,
+    QUOTED,
     SENTENCE_FEATURES,
     SPAN_FEATURES,
     Reader,
     ReaderModel,
     answer_key,
+    quoted_titles,
 )
 from service.answering.retrieve import Corpus, Hit  # noqa: E402
 from service.answering.text import Parser  # noqa: E402
@@ -304,7 +306,7 @@ of JSON, loaded at start from `VERITY_READER_MODEL` (default `models/reader.json
 * the **sentence model** ({_describe(model.sentence)}): P(a candidate sentence answers the question)
   over {len(model.sentence.features)} signals; a question is refused when no sentence reaches
   **{model.threshold}**;
-* the **span model** ({_describe(model.span)}): P(an entity or noun chunk of the answering sentence is the
+* the **span model** ({_describe(model.span)}): P(an entity, noun chunk or quoted title of the answering sentence is the
   answer) over {len(model.span.features)} signals; no short answer below **{model.span_threshold}**;
 * the **label table**: P(entity label | what is asked) for {len(model.labels)} answer types and focus nouns; a
   focus noun no training question used reads the row of the most similar one (the bundled embedding
@@ -399,7 +401,10 @@ def label_table(items: list[dict[str, Any]], parser: Parser) -> dict[str, dict[s
             if not positive:
                 continue
             doc = parser.sentence(c.sentence.text)
-            label = next((e.label_ for e in doc.ents if span_matches(e.text, alts)), NO_ENTITY)
+            label = next((e.label_ for e in doc.ents if span_matches(e.text, alts)), None)
+            if label is None:  # a title in quotes, else a noun chunk
+                quoted = any(span_matches(t, alts) for _, _, t in quoted_titles(c.sentence.text))
+                label = QUOTED if quoted else NO_ENTITY
             counts[key][label] += 1
             counts["any"][label] += 1
             break  # one per question

@@ -13,16 +13,16 @@ over signals we can compute and explain, fitted on `../shared/news/train` by `sc
   `as_of` only when the question asks about recent events — an archive's old articles are not worse
   answers to a question that names no time), its standing among the other candidates, and its
   article's (how much of the question its title and its retrieved sentences cover, its best similarity);
-* span model — P(this entity or noun chunk of the answering sentence is the answer) from its label's
-  fit to what is asked, its distance from the question's words in the sentence, its grammatical role,
-  whether the question already names it, how many other top candidates repeat it, how close it is in
-  meaning to what is asked (the bundled embedding model's cosine between the span and the question's
-  focus noun, or "person", "place", "date" ...: "worms" for "which animal", not "water"), and whether it
-  sits in a dateline ("WASHINGTON –" names where the story was filed, not what was asked), whether the
-  noun asked for stands within three words of it ("the overdose reversal drug Narcan" for "what drug")
-  and whether it holds that noun itself (then it restates what is asked rather than answering it),
-  how rare its most distinctive word is in the corpus (a quiz asks for "Oklahoma", seldom for "U.S."),
-  and whether its article's headline names it (a story's headline names what it is about).
+* span model — P(this entity, noun chunk or quoted title of the answering sentence is the answer) from its
+  label's fit to what is asked, its distance from the question's words in the sentence, its grammatical
+  role, whether the question already names it, how many other top candidates repeat it, how close it is in
+  meaning to what is asked (the bundled embedding model's cosine between the span and the question's focus
+  noun, or "person", "place", "date" ...: "worms" for "which animal", not "water"), and whether it sits in
+  a dateline ("WASHINGTON –" names where the story was filed, not what was asked), whether the noun asked
+  for stands within three words of it ("the overdose reversal drug Narcan" for "what drug") and whether it
+  holds that noun itself (then it restates what is asked rather than answering it), how rare its most
+  distinctive word is in the corpus (a quiz asks for "Oklahoma", seldom for "U.S."), and whether its
+  article's headline names it (a story's headline names what it is about).
 
 A question is refused when no sentence reaches the refusal threshold fitted on the same data.
 
@@ -278,7 +278,8 @@ class Reader:
 
     # -- spans ---------------------------------------------------------------------------------------
     def spans(self, question: Question, sentence: str) -> list[Span]:
-        """The answer candidates of a sentence: its entities and the noun chunks that are not one."""
+        """The answer candidates of a sentence: its entities, the noun chunks that are not one and the
+        titles it gives in quotes."""
         doc = self.parser.sentence(sentence)
         out: list[Span] = []
         taken: set[int] = set()
@@ -316,7 +317,7 @@ class Reader:
                 continue
             start, end = toks[0].idx, toks[-1].idx + len(toks[-1].text)
             out.append(Span(sentence[start:end], start, end, NO_ENTITY))
-        return out
+        return out + _quoted(question, sentence, out)
 
     def span_rows(
         self, question: Question, sentence: str, spans: list[Span], others: list[str], score: float,
@@ -417,6 +418,35 @@ def _with_conjuncts(sentence: str, chosen: Span, spans: list[Span]) -> Span:
     if (start, end) == (chosen.start, chosen.end):
         return chosen
     return Span(sentence[start:end], start, end, chosen.label, modifier=chosen.modifier)
+
+
+# a title in quotes: "Oppenheimer", 'How the Grinch Stole Christmas!' (a single quote that closes a
+# possessive, "Seuss' ", is no opening one: it follows a letter)
+_QUOTED = re.compile(r"(?<!\w)[\"“‘'](?P<title>[A-Z0-9][^\"“”‘’']{1,80}?)[\"”’'](?!\w)")
+QUOTED = "QUOTED"  # the label of a quoted title that is no entity of its own
+
+
+def _quoted(question: Question, sentence: str, spans: list[Span]) -> list[Span]:
+    """The titles a sentence gives in quotes, as spans of their own: news writes a film's, a book's or a
+    show's title in quotes, where spaCy's small model tags a word of it or nothing ("Grinch")."""
+    have = {(s.start, s.end) for s in spans}
+    return [
+        Span(text, start, end, QUOTED)
+        for start, end, text in quoted_titles(sentence)
+        if (start, end) not in have and not _asked(text, question)
+    ]
+
+
+def quoted_titles(sentence: str) -> list[tuple[int, int, str]]:
+    """The text in quotes that may be a title (a capital or a digit first, twelve words at most), with its
+    offsets in the sentence."""
+    out = []
+    for m in _QUOTED.finditer(sentence):
+        start = m.start("title")
+        text = m.group("title").rstrip(" ,")
+        if len(text.split()) <= 12:
+            out.append((start, start + len(text), text))
+    return out
 
 
 def _is_title(token: Any, entity: Any) -> bool:

@@ -16,6 +16,7 @@ from service.answering.pipeline import Verity
 from service.answering.question import analyse
 from service.answering.read import Candidate
 from service.answering.reader import (
+    QUOTED,
     SENTENCE_FEATURES,
     SPAN_FEATURES,
     Reader,
@@ -517,3 +518,20 @@ def test_a_name_given_by_one_word_is_the_full_name_from_earlier_in_the_article(
     assert cited.text.startswith("Jalen Hurts is feeling") and text[short.start : short.end] == "Jalen Hurts"
     assert "Hurts agreed on Monday" in response.answer  # the answer still shows the sentence that answers
     assert other.work.counts == before  # the earlier sentence's stored parse, not a parse at query time
+
+
+def test_a_title_in_quotes_is_a_span_of_its_own(verity: Verity) -> None:
+    """spaCy's small model tags a word of a quoted title or nothing ("Grinch"): the title in quotes is a
+    candidate as a whole, a possessive's closing quote and a quoted word of comment are not titles."""
+    question = analyse("Which famous Seuss book will get a sequel?", verity.parser)
+    sentence = (
+        "Dr. Seuss' 'How the Grinch Stole Christmas!' gets a book sequel, the \"classic\" publisher said."
+    )
+    spans = {s.text: s for s in verity.reader.spans(question, sentence)}
+    title = spans.get("How the Grinch Stole Christmas!")
+    assert title is not None and title.label == QUOTED, spans
+    assert sentence[title.start : title.end] == title.text
+    assert not any(t.startswith(("' ", "s' ")) or t == "classic" for t in spans)
+    corpus = verity.retriever.corpus
+    rows = verity.reader.span_rows(question, sentence, list(spans.values()), [sentence], 0.9, corpus)
+    assert rows.shape == (len(spans), len(SPAN_FEATURES))
