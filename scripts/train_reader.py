@@ -306,8 +306,9 @@ of JSON, loaded at start from `VERITY_READER_MODEL` (default `models/reader.json
 * the **sentence model** ({_describe(model.sentence)}): P(a candidate sentence answers the question)
   over {len(model.sentence.features)} signals; a question is refused when no sentence reaches
   **{model.threshold}**;
-* the **span model** ({_describe(model.span)}): P(an entity, noun chunk or quoted title of the answering sentence is the
-  answer) over {len(model.span.features)} signals; no short answer below **{model.span_threshold}**;
+* the **span model** ({_describe(model.span)}): P(an entity, noun chunk or quoted title of the
+  answering sentence is the answer) over {len(model.span.features)} signals; no short answer below
+  **{model.span_threshold}**;
 * the **label table**: P(entity label | what is asked) for {len(model.labels)} answer types and focus nouns; a
   focus noun no training question used reads the row of the most similar one (the bundled embedding
   model, cosine ≥ 0.55: "which nation" reads "country"), else the row of all questions.
