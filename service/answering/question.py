@@ -136,14 +136,17 @@ def _narrowed(doc: Any, token: Any) -> str:
 
 
 def _focus(doc: Any, kind: AnswerType) -> Any | None:
-    """The noun the answer must name: "the name of the base" -> base; "what measure" -> measure."""
+    """The noun the answer must name: "the name of the base" -> base; "the rocket's name" -> rocket;
+    "what measure" -> measure."""
     for token in doc:
-        if kind is AnswerType.NAME and token.text.lower() == "name":
+        if kind in (AnswerType.NAME, AnswerType.ANY) and token.text.lower() == "name":
             for child in token.children:
                 if child.dep_ == "prep" and child.text.lower() == "of":
                     target = next((g for g in child.children if g.dep_ == "pobj"), None)
                     if target is not None:
                         return target
+                if child.dep_ == "poss" and child.pos_ == "NOUN":
+                    return child
         if token.pos_ == "NOUN" and any(c.tag_ == "WDT" for c in token.children):
             return token
     # the parse missed it ("which fast-food chain is", "what animal that was"): the last noun of the

@@ -191,6 +191,8 @@ def test_the_focus_noun_is_found_where_the_parse_misses_it(verity: Verity) -> No
         "Scientists have revived what animal that was frozen for years?": "anim",
         "Which two automakers are discussing a merger?": "automak",
         "Which Pacific nation was struck by an earthquake?": "nation",
+        "The rocket exploded minutes after launch. What was the rocket's name?": "rocket",
+        "What is the name of the new variant?": "variant",
         "What did the minister say?": None,
     }
     assert {q: analyse(q, verity.parser).focus for q in focus} == focus
