@@ -252,9 +252,14 @@ class Responder:
             pid for i in range(passage.position + 1)
             if (pid := corpus.by_position.get((document, i))) is not None
         ]  # fmt: skip
-        records = corpus.sentence_records(ids)
+        # only a passage where a capitalised word comes before the name may name it in full: its stored
+        # parses are read, the others' are not
+        before = re.compile(rf"[A-Z][\w.'’-]*\s+{re.escape(surname)}(?!\w)")
         for pid in ids:
             earlier = corpus.passages[pid]
+            if not any(before.search(s.text) for s in earlier.sentences):
+                continue
+            records = corpus.sentence_records([pid])
             stored = {
                 s.text: record.analysis
                 for i, s in enumerate(earlier.sentences)
@@ -262,7 +267,7 @@ class Responder:
             }
             self.reader.parser.preload(stored)
             for s in earlier.sentences:
-                if s.text not in stored or surname not in s.text:
+                if s.text not in stored or not before.search(s.text):
                     continue
                 for e in self.reader.parser.sentence(s.text).ents:
                     words = [t for t in e if t.tag_ != "POS"]  # "Jalen Hurts'": the name without the marker
