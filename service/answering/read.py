@@ -27,7 +27,7 @@ import numpy as np
 
 from index.documents import Passage, Sentence
 from index.embed import Embedder
-from index.store import sentence_id
+from index.store import SentenceRecord, sentence_id
 from service.answering.question import AnswerType, Question
 from service.answering.reader import Reader
 from service.answering.retrieve import Corpus, Hit
@@ -113,6 +113,19 @@ class Candidate:
 _CORROBORATING = 3
 
 
+def preload_stored(parser: Parser, corpus: Corpus, passage_ids: list[str]) -> dict[str, SentenceRecord]:
+    """The stored sentence records of these passages (by `sentence_id`), their parses registered with
+    the parser, so that reading those sentences parses nothing."""
+    records = corpus.sentence_records(passage_ids)
+    parser.preload({
+        sentence.text: record.analysis
+        for pid in passage_ids
+        for i, sentence in enumerate(corpus.passages[pid].sentences)
+        if (record := records.get(sentence_id(pid, i))) is not None
+    })  # fmt: skip
+    return records
+
+
 class SentenceReader:
     """Builds the candidates of a question's hits and computes their signals; `read` adds the learned
     reader's score. The verifier uses the same signals (`candidates`, `score`, `coverage`)."""
@@ -164,17 +177,7 @@ class SentenceReader:
             pid = corpus.by_position.get((c.passage.document_id, c.passage.position - 1))
             if pid is not None:
                 ids.setdefault(pid)
-        records = corpus.sentence_records(list(ids))
-        if not records:
-            return
-        analyses: dict[str, str] = {}
-        for pid in ids:
-            passage = corpus.passages[pid]
-            for i, sentence in enumerate(passage.sentences):
-                record = records.get(sentence_id(pid, i))
-                if record is not None:
-                    analyses[sentence.text] = record.analysis
-        self.parser.preload(analyses)
+        records = preload_stored(self.parser, corpus, list(ids))
         for c in candidates:
             record = records.get(sentence_id(c.passage_id, c.index))
             if record is not None:

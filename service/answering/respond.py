@@ -18,7 +18,7 @@ from service.answering.compose import Composition
 from service.answering.llm import Generated
 from service.answering.premise import Presupposition
 from service.answering.question import AnswerType, Question
-from service.answering.read import Candidate, SentenceReader
+from service.answering.read import Candidate, SentenceReader, preload_stored
 from service.answering.reader import NO_ENTITY, Reader
 from service.answering.retrieve import Corpus
 from service.answering.verify import Judgement
@@ -259,15 +259,10 @@ class Responder:
             earlier = corpus.passages[pid]
             if not any(before.search(s.text) for s in earlier.sentences):
                 continue
-            records = corpus.sentence_records([pid])
-            stored = {
-                s.text: record.analysis
-                for i, s in enumerate(earlier.sentences)
-                if (record := records.get(sentence_id(pid, i))) is not None and record.analysis
-            }
-            self.reader.parser.preload(stored)
-            for s in earlier.sentences:
-                if s.text not in stored or not before.search(s.text):
+            records = preload_stored(self.reader.parser, corpus, [pid])
+            for i, s in enumerate(earlier.sentences):
+                record = records.get(sentence_id(pid, i))
+                if record is None or not record.analysis or not before.search(s.text):
                     continue
                 for e in self.reader.parser.sentence(s.text).ents:
                     words = [t for t in e if t.tag_ != "POS"]  # "Jalen Hurts'": the name without the marker
