@@ -13,7 +13,7 @@ export TOKENIZERS_PARALLELISM := false
 # pip keeps the built wheel in its cache, so only the first install on a machine pays the ~4 minutes.
 export CMAKE_ARGS := -DGGML_NATIVE=OFF
 
-.PHONY: install run index test lint browser bench eval train clean
+.PHONY: install run index test lint browser bench eval train heldout clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -56,6 +56,10 @@ test: lint browser
 # Fits the learned reader on ../shared/news/train only and writes models/reader.json (card: models/README.md).
 train: $(RUN_STAMP)
 	$(BIN)/python scripts/train_reader.py
+
+# The whole answering path (compose + respond) on make train's held-out months, scored as news dev is.
+heldout: $(RUN_STAMP)
+	$(BIN)/python scripts/heldout.py
 
 eval: $(RUN_STAMP)  # writes docs/EVALUATION.md
 	$(BIN)/python scripts/eval_report.py

@@ -189,7 +189,7 @@ def fit(
     """Compare the model kinds by cross-validation over months, refit the chosen one on all questions,
     write it and its card."""
     months = sorted({it["q"]["as_of"][:7] for it in items})
-    folds = [{m for i, m in enumerate(months) if i % FOLDS == f} for f in range(FOLDS)]
+    folds = month_folds(items)
     trials: dict[tuple[str, str], dict[str, float]] = {}
     for kinds in KINDS:
         trials[kinds] = cross_validate(items, folds, parser, embedder, kinds)
@@ -217,6 +217,12 @@ def fit(
     final.dump(args.out)
     write_card(args.out.parent / "README.md", final, args)
     log(f"wrote {args.out}: {json.dumps(figures)}")
+
+
+def month_folds(items: list[dict[str, Any]]) -> list[set[str]]:
+    """The training months (YYYY-MM of `as_of`) in `FOLDS` folds: month i in fold i mod `FOLDS`."""
+    months = sorted({it["q"]["as_of"][:7] for it in items})
+    return [{m for i, m in enumerate(months) if i % FOLDS == f} for f in range(FOLDS)]
 
 
 def cross_validate(
