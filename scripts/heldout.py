@@ -94,7 +94,8 @@ def main() -> None:
                 counts["quizzed"] += 1
                 counts["wrong"] += int(not right and any(score.has(lead, w) for w in wrong))
             counts["refused"] += int(refused)
-        train_reader.log(f"fold {sorted(held_months)[0]}...: {json.dumps(counts)}")
+        done = f"fold of {len(held_months)} months from {min(held_months)} done"
+        train_reader.log(f"{done}; so far {json.dumps(counts)}")
     n, m = max(counts["answerable"], 1), max(counts["unanswerable"], 1)
     figures = {
         "answerable_questions": counts["answerable"],
