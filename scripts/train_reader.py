@@ -22,6 +22,7 @@ import re
 import sys
 import time
 from collections import Counter, defaultdict
+from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -225,6 +226,19 @@ def month_folds(items: list[dict[str, Any]]) -> list[set[str]]:
     return [{m for i, m in enumerate(months) if i % FOLDS == f} for f in range(FOLDS)]
 
 
+def held_out_models(
+    items: list[dict[str, Any]], folds: list[set[str]], parser: Parser, embedder: Embedder,
+    kinds: tuple[str, str],
+) -> Iterator[tuple[ReaderModel, list[dict[str, Any]]]]:  # fmt: skip
+    """Per fold: a model fitted (label table included) on the questions of the other folds' months, and
+    the fold's own questions."""
+    for months in folds:
+        fit_items = [it for it in items if it["q"]["as_of"][:7] not in months]
+        held = [it for it in items if it["q"]["as_of"][:7] in months]
+        labels = label_table(fit_items, parser)
+        yield train(fit_items, labels, focus_words(fit_items, labels), parser, embedder, kinds), held
+
+
 def cross_validate(
     items: list[dict[str, Any]], folds: list[set[str]], parser: Parser, embedder: Embedder,
     kinds: tuple[str, str],
@@ -232,11 +246,7 @@ def cross_validate(
     """The figures of models fitted without each fold's months (label table included) on that fold's
     questions, pooled over the folds: every question is held out once."""
     totals: dict[str, float] = defaultdict(float)
-    for months in folds:
-        fit_items = [it for it in items if it["q"]["as_of"][:7] not in months]
-        held = [it for it in items if it["q"]["as_of"][:7] in months]
-        labels = label_table(fit_items, parser)
-        model = train(fit_items, labels, focus_words(fit_items, labels), parser, embedder, kinds)
+    for model, held in held_out_models(items, folds, parser, embedder, kinds):
         figures = evaluate(model, held, parser, embedder)
         for key, value in figures.items():  # a rate counts by the questions it is a rate of
             totals[key] += value if key.endswith("_questions") else value * figures[_base(key)]
