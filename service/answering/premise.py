@@ -18,6 +18,9 @@ _GIVEN = re.compile(
 )
 _WHY = re.compile(r"^(why|how come)\s+(?P<clause>.+)$", re.I)
 _HOW_MANY = re.compile(r"^how (many|much)\s+(?P<clause>.+)$", re.I)
+# a statement whose subject only the conversation can tell ("that idea was dropped", "he resigned"):
+# nothing in the articles can support it as worded, so it is never grounds to refuse
+_ANAPHOR = re.compile(r"^(it|that|this|these|those|they|he|she|his|her|its|their)\b", re.I)
 _WH_AUX = re.compile(rf"^(when|where|how|what year|in what year|which year)\s+(?P<clause>{_AUX}\s+.+)$", re.I)
 
 
@@ -41,8 +44,9 @@ def presuppositions(question: str, parse: Any = None) -> list[Presupposition]:
             clause = m.group("clause").strip()
             if len(clause.split()) >= 3:
                 statement = _declarative(clause, parse) if parse is not None else clause
-                # a clause left in question form ("were there ...") is too unreliable to refuse on
-                reliable = strong and not re.match(_AUX, statement, re.I)
+                # a clause left in question form ("were there ...") or naming its subject by a pronoun
+                # the question does not resolve is too unreliable to refuse on
+                reliable = strong and not re.match(_AUX, statement, re.I) and not _ANAPHOR.match(statement)
                 found.append(Presupposition(statement[0].upper() + statement[1:] + ".", reliable))
             break
     return found

@@ -11,6 +11,7 @@ from fastapi.testclient import TestClient
 from service import evaluation
 from service.answering.compose import _names
 from service.answering.pipeline import Verity
+from service.answering.premise import presuppositions
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -60,6 +61,22 @@ def test_false_premise_is_refused_with_the_correction(
     assert correction in body["answer"]
     assert body["citations"], body
     assert all(f"[{c['id']}]" in body["answer"] for c in body["citations"])
+
+
+@pytest.mark.parametrize(
+    ("question", "statement", "strong"),
+    [
+        ("Why did Trump fire Mike Pompeo in September?", "Trump did fire Mike Pompeo in September.", True),
+        # only the conversation can tell what "that idea" was: no ground to refuse on
+        ("Why was that idea dropped?", "That idea was dropped.", False),
+        ("Why did he resign in September?", "He did resign in September.", False),
+    ],
+)
+def test_a_premise_naming_its_subject_by_a_pronoun_is_not_grounds_to_refuse(
+    verity: Verity, question: str, statement: str, strong: bool
+) -> None:
+    (premise,) = presuppositions(question, verity.parser)
+    assert (premise.statement, premise.strong) == (statement, strong)
 
 
 def test_a_true_premise_is_answered(client: TestClient) -> None:
