@@ -189,7 +189,6 @@ def fit(
 ) -> None:  # fmt: skip
     """Compare the model kinds by cross-validation over months, refit the chosen one on all questions,
     write it and its card."""
-    months = sorted({it["q"]["as_of"][:7] for it in items})
     folds = month_folds(items)
     trials: dict[tuple[str, str], dict[str, float]] = {}
     for kinds in KINDS:
@@ -206,7 +205,7 @@ def fit(
         "command": "make train",
         "questions": len(items),
         "folds": FOLDS,
-        "months": len(months),
+        "months": sum(len(f) for f in folds),
         "figures": figures,
         "kinds": {"sentence": chosen[0], "span": chosen[1]},
         "compared": {"+".join(k): {**v, "objective": objective(v)} for k, v in trials.items()},
